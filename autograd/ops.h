@@ -1,0 +1,59 @@
+#pragma once
+// Differentiable ops: each is one free function that checks its inputs, runs
+// the forward kernel and, when a gradient is needed, records a closure on the
+// tape that captures only what its backward needs. Every op's backward is
+// checked against central differences in tests/test_ops_gradcheck.cpp.
+#include <array>
+#include <functional>
+
+#include "autograd/tape.h"
+#include "core/geometry.h"
+
+namespace sepconv {
+
+// ---- convolution ------------------------------------------------------------
+// x: NHWC (batch, h, w, channels); kernel: (kh, kw, channels, depth_multiplier).
+template <typename T>
+Variable<T> depthwise_conv2d(const Variable<T>& x, const Variable<T>& kernel, std::array<int64_t, 2> strides,
+                             std::array<int64_t, 2> dilation, Padding padding);
+// x: NHWC (..., in_channels); kernel: (1, 1, in_channels, filters).
+template <typename T>
+Variable<T> pointwise_conv2d(const Variable<T>& x, const Variable<T>& kernel);
+// x: (..., C); bias: (C).
+template <typename T>
+Variable<T> bias_add(const Variable<T>& x, const Variable<T>& bias);
+
+// ---- layout -----------------------------------------------------------------
+template <typename T>
+Variable<T> nchw_to_nhwc(const Variable<T>& x);
+template <typename T>
+Variable<T> nhwc_to_nchw(const Variable<T>& x);
+template <typename T>
+Variable<T> reshape(const Variable<T>& x, const Shape& shape);
+
+// ---- arithmetic (same shapes; scalar variants broadcast a constant) ------------
+template <typename T>
+Variable<T> add(const Variable<T>& a, const Variable<T>& b);
+template <typename T>
+Variable<T> sub(const Variable<T>& a, const Variable<T>& b);
+template <typename T>
+Variable<T> mul(const Variable<T>& a, const Variable<T>& b);
+template <typename T>
+Variable<T> scale(const Variable<T>& a, T factor);
+template <typename T>
+Variable<T> abs(const Variable<T>& a);
+template <typename T>
+Variable<T> square(const Variable<T>& a);
+
+// ---- reductions to a scalar (shape ()) ----------------------------------------
+template <typename T>
+Variable<T> sum(const Variable<T>& a);
+template <typename T>
+Variable<T> mean(const Variable<T>& a);
+
+// A generic elementwise op: y = f(x), dy/dx = df(x, y). Activations use it.
+template <typename T>
+Variable<T> elementwise(const Variable<T>& x, const char* op, const std::function<T(T)>& f,
+                        const std::function<T(T, T)>& df);
+
+}  // namespace sepconv

@@ -1,0 +1,68 @@
+#pragma once
+// The tape: ops append {name, backward closure} as they run; backward() replays
+// the entries in reverse. Reverse creation order is a topological order (every
+// entry's inputs were created before it), so no graph search is needed.
+//
+// There is one tape per thread and element type. An op records only when
+// gradient mode is on and one of its inputs requires a gradient.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "autograd/variable.h"
+
+namespace sepconv {
+
+template <typename T>
+class Tape {
+ public:
+  static Tape& current();
+
+  // Records an op; `backward` reads its output's gradient and accumulates into
+  // its inputs' gradients. The closure must capture only what backward needs.
+  void record(const char* op, std::function<void()> backward);
+
+  // Seeds d(root)/d(root) = 1 (root must have one element) or `seed`, replays
+  // the tape in reverse and then clears it, unless retain_graph is set.
+  void backward(Variable<T>& root, bool retain_graph = false);
+  void backward(Variable<T>& root, const Tensor<T>& seed, bool retain_graph = false);
+
+  void clear() { entries_.clear(); }
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    const char* op;
+    std::function<void()> backward;
+  };
+  std::vector<Entry> entries_;
+};
+
+// Whether ops record onto the tape on this thread (on by default).
+bool grad_enabled();
+
+// RAII scope in which no op is recorded (inference, optimizer updates).
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// True when an op over these inputs must be recorded.
+template <typename T, typename... Vs>
+bool needs_grad(const Vs&... inputs) {
+  return grad_enabled() && (inputs.requires_grad() || ...);
+}
+
+// Convenience: backward through the current thread's tape.
+template <typename T>
+void backward(Variable<T>& root, bool retain_graph = false) {
+  Tape<T>::current().backward(root, retain_graph);
+}
+
+}  // namespace sepconv

@@ -1,0 +1,59 @@
+#pragma once
+// Variable<T>: a handle to shared state {value, grad, requires_grad, name}.
+// Copies of a Variable are the same variable (like a Python reference).
+#include <memory>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace sepconv {
+
+template <typename T>
+class Variable {
+ public:
+  Variable() : node_(std::make_shared<Node>()) {}
+  explicit Variable(Tensor<T> value, bool requires_grad = false, std::string name = {})
+      : node_(std::make_shared<Node>()) {
+    node_->value = std::move(value);
+    node_->requires_grad = requires_grad;
+    node_->name = std::move(name);
+  }
+
+  const Tensor<T>& value() const { return node_->value; }
+  Tensor<T>& value() { return node_->value; }
+  const Shape& shape() const { return node_->value.shape(); }
+  bool requires_grad() const { return node_->requires_grad; }
+  void set_requires_grad(bool r) const { node_->requires_grad = r; }
+  const std::string& name() const { return node_->name; }
+  void set_name(std::string n) { node_->name = std::move(n); }
+
+  // The accumulated gradient; empty (size 0) until backward reaches this variable.
+  const Tensor<T>& grad() const { return node_->grad; }
+  bool has_grad() const { return node_->has_grad; }
+  // Handle semantics: these mutate the shared state, so they are const on the handle.
+  void zero_grad() const {
+    node_->grad = Tensor<T>();
+    node_->has_grad = false;
+  }
+
+  // grad += g. The shape must match the value's; `op` names the operation whose
+  // backward produced g, for the error message.
+  void add_grad(const Tensor<T>& g, const char* op) const;
+  // Like add_grad, but lets the caller write into the gradient buffer directly:
+  // returns the buffer, zero-filled if this is the first contribution.
+  Tensor<T>& grad_buffer() const;
+
+  bool same_as(const Variable& other) const { return node_ == other.node_; }
+
+ private:
+  struct Node {
+    Tensor<T> value;
+    Tensor<T> grad;
+    bool has_grad = false;
+    bool requires_grad = false;
+    std::string name;
+  };
+  std::shared_ptr<Node> node_;
+};
+
+}  // namespace sepconv

@@ -1,0 +1,166 @@
+#include "core/tensor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+#include <fmt/format.h>
+
+namespace sepconv {
+
+std::string shape_str(const Shape& shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) s += ",";
+  return s + ")";
+}
+
+int64_t shape_size(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw ShapeError(fmt::format("Negative dimension in shape {}", shape_str(shape)));
+    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d)
+      throw ShapeError(fmt::format("Shape {} has too many elements", shape_str(shape)));
+    n *= d;
+  }
+  return n;
+}
+
+namespace {
+constexpr size_t kAlignment = 64;  // a cache line, and one AVX-512 register
+
+template <typename T>
+std::shared_ptr<T> allocate(int64_t n) {
+  size_t bytes = static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(T);
+  bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  void* p = std::aligned_alloc(kAlignment, bytes);
+  if (!p) throw std::bad_alloc();
+  std::memset(p, 0, bytes);
+  return std::shared_ptr<T>(static_cast<T*>(p), [](T* q) { std::free(q); });
+}
+}  // namespace
+
+template <typename T>
+Tensor<T>::Tensor(Shape shape) : shape_(std::move(shape)), size_(shape_size(shape_)), data_(allocate<T>(size_)) {}
+
+template <typename T>
+Tensor<T>::Tensor(Shape shape, T fill_value) : Tensor(std::move(shape)) {
+  fill(fill_value);
+}
+
+template <typename T>
+Tensor<T>::Tensor(Shape shape, const std::vector<T>& values) : Tensor(std::move(shape)) {
+  if (static_cast<int64_t>(values.size()) != size_)
+    throw ShapeError(fmt::format("Tensor of shape {} needs {} values, received {}", shape_str(shape_), size_,
+                                 values.size()));
+  std::copy(values.begin(), values.end(), data());
+}
+
+template <typename T>
+int64_t Tensor<T>::dim(int64_t i) const {
+  int64_t r = rank();
+  if (i < -r || i >= r) throw ShapeError(fmt::format("Axis {} is out of range for shape {}", i, shape_str(shape_)));
+  return shape_[static_cast<size_t>(i < 0 ? i + r : i)];
+}
+
+template <typename T>
+T Tensor<T>::item() const {
+  if (size_ != 1) throw ShapeError(fmt::format("item() needs a tensor of one element, shape is {}", shape_str(shape_)));
+  return data()[0];
+}
+
+template <typename T>
+Tensor<T> Tensor<T>::clone() const {
+  Tensor out(shape_);
+  if (size_) std::memcpy(out.data(), data(), static_cast<size_t>(size_) * sizeof(T));
+  return out;
+}
+
+template <typename T>
+Tensor<T> Tensor<T>::reshape(const Shape& shape) const {
+  if (shape_size(shape) != size_)
+    throw ShapeError(fmt::format("Cannot reshape a tensor of shape {} to {}", shape_str(shape_), shape_str(shape)));
+  Tensor out = *this;
+  out.shape_ = shape;
+  return out;
+}
+
+template <typename T>
+void Tensor<T>::fill(T value) {
+  std::fill(begin(), end(), value);
+}
+
+template <typename T>
+void Tensor<T>::copy_from(const Tensor& other) {
+  if (other.size_ != size_)
+    throw ShapeError(fmt::format("copy_from: sizes differ ({} vs {})", shape_str(shape_), shape_str(other.shape_)));
+  if (size_ && data() != other.data()) std::memcpy(data(), other.data(), static_cast<size_t>(size_) * sizeof(T));
+}
+
+namespace {
+template <typename T>
+void check_rank4(const Tensor<T>& x, const char* fn) {
+  if (x.rank() != 4) throw ShapeError(fmt::format("{} expects a rank-4 tensor, received shape {}", fn, shape_str(x.shape())));
+}
+}  // namespace
+
+template <typename T>
+Tensor<T> nhwc_to_nchw(const Tensor<T>& x) {
+  check_rank4(x, "nhwc_to_nchw");
+  const int64_t n = x.dim(0), h = x.dim(1), w = x.dim(2), c = x.dim(3);
+  Tensor<T> y({n, c, h, w});
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t i = 0; i < h; ++i)
+      for (int64_t j = 0; j < w; ++j)
+        for (int64_t k = 0; k < c; ++k) y[((b * c + k) * h + i) * w + j] = x[((b * h + i) * w + j) * c + k];
+  return y;
+}
+
+template <typename T>
+Tensor<T> nchw_to_nhwc(const Tensor<T>& x) {
+  check_rank4(x, "nchw_to_nhwc");
+  const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+  Tensor<T> y({n, h, w, c});
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t k = 0; k < c; ++k)
+      for (int64_t i = 0; i < h; ++i)
+        for (int64_t j = 0; j < w; ++j) y[((b * h + i) * w + j) * c + k] = x[((b * c + k) * h + i) * w + j];
+  return y;
+}
+
+template <typename T>
+double max_abs_diff(const Tensor<T>& a, const Tensor<T>& b) {
+  if (a.shape() != b.shape())
+    throw ShapeError(fmt::format("max_abs_diff: shapes differ, {} vs {}", shape_str(a.shape()), shape_str(b.shape())));
+  double m = 0;
+  for (int64_t i = 0; i < a.size(); ++i) {
+    double d = std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i]));
+    if (std::isnan(d)) return d;
+    m = std::max(m, d);
+  }
+  return m;
+}
+
+template <typename T>
+double max_abs(const Tensor<T>& a) {
+  double m = 0;
+  for (int64_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(static_cast<double>(a[i])));
+  return m;
+}
+
+#define SEPCONV_INSTANTIATE(T)                                  \
+  template class Tensor<T>;                                     \
+  template Tensor<T> nhwc_to_nchw(const Tensor<T>&);            \
+  template Tensor<T> nchw_to_nhwc(const Tensor<T>&);            \
+  template double max_abs_diff(const Tensor<T>&, const Tensor<T>&); \
+  template double max_abs(const Tensor<T>&);
+SEPCONV_INSTANTIATE(float)
+SEPCONV_INSTANTIATE(double)
+#undef SEPCONV_INSTANTIATE
+
+}  // namespace sepconv
