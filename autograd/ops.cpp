@@ -38,7 +38,7 @@ Variable<T> depthwise_conv2d(const Variable<T>& x, const Variable<T>& kernel, st
   depthwise_forward(g, x.value().data(), kernel.value().data(), y.value().data());
   if (needs_grad<T>(x, kernel)) {
     y.set_requires_grad(true);
-    Tape<T>::current().record("depthwise_conv2d", [x, kernel, y, g]() {
+    Tape<T>::current().record("depthwise_conv2d", y, [x, kernel, y, g]() {
       if (!y.has_grad()) return;
       if (x.requires_grad()) {
         Tensor<T> gx(x.shape());
@@ -69,7 +69,7 @@ Variable<T> pointwise_conv2d(const Variable<T>& x, const Variable<T>& kernel) {
   pointwise_forward(rows, cin, f, x.value().data(), kernel.value().data(), y.value().data());
   if (needs_grad<T>(x, kernel)) {
     y.set_requires_grad(true);
-    Tape<T>::current().record("pointwise_conv2d", [x, kernel, y, rows, cin, f]() {
+    Tape<T>::current().record("pointwise_conv2d", y, [x, kernel, y, rows, cin, f]() {
       if (!y.has_grad()) return;
       if (x.requires_grad()) {
         Tensor<T> gx(x.shape());
@@ -100,7 +100,7 @@ Variable<T> bias_add(const Variable<T>& x, const Variable<T>& bias) {
     for (int64_t k = 0; k < c; ++k) yd[r * c + k] += b[k];
   if (needs_grad<T>(x, bias)) {
     y.set_requires_grad(true);
-    Tape<T>::current().record("bias_add", [x, bias, y, rows, c]() {
+    Tape<T>::current().record("bias_add", y, [x, bias, y, rows, c]() {
       if (!y.has_grad()) return;
       if (x.requires_grad()) x.add_grad(y.grad(), "bias_add");
       if (bias.requires_grad()) {
@@ -121,7 +121,7 @@ Variable<T> nchw_to_nhwc(const Variable<T>& x) {
   Variable<T> y(sepconv::nchw_to_nhwc(x.value()));
   if (needs_grad<T>(x)) {
     y.set_requires_grad(true);
-    Tape<T>::current().record("nchw_to_nhwc", [x, y]() {
+    Tape<T>::current().record("nchw_to_nhwc", y, [x, y]() {
       if (y.has_grad()) x.add_grad(sepconv::nhwc_to_nchw(y.grad()), "nchw_to_nhwc");
     });
   }
@@ -134,7 +134,7 @@ Variable<T> nhwc_to_nchw(const Variable<T>& x) {
   Variable<T> y(sepconv::nhwc_to_nchw(x.value()));
   if (needs_grad<T>(x)) {
     y.set_requires_grad(true);
-    Tape<T>::current().record("nhwc_to_nchw", [x, y]() {
+    Tape<T>::current().record("nhwc_to_nchw", y, [x, y]() {
       if (y.has_grad()) x.add_grad(sepconv::nchw_to_nhwc(y.grad()), "nhwc_to_nchw");
     });
   }
@@ -147,7 +147,7 @@ Variable<T> reshape(const Variable<T>& x, const Shape& shape) {
   Variable<T> y(x.value().clone().reshape(shape));
   if (needs_grad<T>(x)) {
     y.set_requires_grad(true);
-    Tape<T>::current().record("reshape", [x, y]() {
+    Tape<T>::current().record("reshape", y, [x, y]() {
       if (y.has_grad()) x.add_grad(y.grad().reshape(x.shape()), "reshape");
     });
   }
@@ -165,7 +165,7 @@ Variable<T> binary(const Variable<T>& a, const Variable<T>& b, const char* op, F
   for (int64_t i = 0; i < n; ++i) y.value()[i] = f(a.value()[i], b.value()[i]);
   if (needs_grad<T>(a, b)) {
     y.set_requires_grad(true);
-    Tape<T>::current().record(op, [a, b, y, op, n, da, db]() {
+    Tape<T>::current().record(op, y, [a, b, y, op, n, da, db]() {
       if (!y.has_grad()) return;
       const Tensor<T>& g = y.grad();
       if (a.requires_grad()) {
@@ -207,7 +207,7 @@ Variable<T> elementwise(const Variable<T>& x, const char* op, const std::functio
   for (int64_t i = 0; i < n; ++i) yd[i] = f(xd[i]);
   if (needs_grad<T>(x)) {
     y.set_requires_grad(true);
-    Tape<T>::current().record(op, [x, y, op, n, df]() {
+    Tape<T>::current().record(op, y, [x, y, op, n, df]() {
       if (!y.has_grad()) return;
       Tensor<T> gx(x.shape());
       const T* g = y.grad().data();
@@ -243,7 +243,7 @@ Variable<T> sum(const Variable<T>& a) {
   Variable<T> y(Tensor<T>::scalar(static_cast<T>(s)));
   if (needs_grad<T>(a)) {
     y.set_requires_grad(true);
-    Tape<T>::current().record("sum", [a, y]() {
+    Tape<T>::current().record("sum", y, [a, y]() {
       if (y.has_grad()) a.add_grad(Tensor<T>::full(a.shape(), y.grad().item()), "sum");
     });
   }

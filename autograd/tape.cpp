@@ -46,7 +46,12 @@ Tape<T>& Tape<T>::current() {
 
 template <typename T>
 void Tape<T>::record(const char* op, std::function<void()> backward) {
-  entries_.push_back(Entry{op, std::move(backward)});
+  entries_.push_back(Entry{op, std::move(backward), std::nullopt});
+}
+
+template <typename T>
+void Tape<T>::record(const char* op, const Variable<T>& output, std::function<void()> backward) {
+  entries_.push_back(Entry{op, std::move(backward), output});
 }
 
 template <typename T>
@@ -63,7 +68,10 @@ void Tape<T>::backward(Variable<T>& root, const Tensor<T>& seed, bool retain_gra
   // Entries are replayed newest first; while they run, grad mode is off so a
   // backward closure that composes ops does not grow the tape it walks.
   NoGradGuard no_grad;
-  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) it->backward();
+  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+    it->backward();
+    if (it->output && !it->output->same_as(root)) it->output->zero_grad();
+  }
   if (!retain_graph) entries_.clear();
 }
 

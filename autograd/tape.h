@@ -6,6 +6,7 @@
 // There is one tape per thread and element type. An op records only when
 // gradient mode is on and one of its inputs requires a gradient.
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,10 @@ class Tape {
   // Records an op; `backward` reads its output's gradient and accumulates into
   // its inputs' gradients. The closure must capture only what backward needs.
   void record(const char* op, std::function<void()> backward);
+  // Preferred form: also names the op's output, whose gradient the tape frees
+  // right after the op's backward ran (outputs of ops are intermediates, as in
+  // PyTorch). This keeps memory down and makes a retained graph replayable.
+  void record(const char* op, const Variable<T>& output, std::function<void()> backward);
 
   // Seeds d(root)/d(root) = 1 (root must have one element) or `seed`, replays
   // the tape in reverse and then clears it, unless retain_graph is set.
@@ -34,6 +39,7 @@ class Tape {
   struct Entry {
     const char* op;
     std::function<void()> backward;
+    std::optional<Variable<T>> output;
   };
   std::vector<Entry> entries_;
 };

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages this project needs, if any is missing.
+# Usage: scripts/install-deps.sh [--fuzz] [--bench]
+#   --fuzz   also clang and its runtimes (sanitizers, libFuzzer)
+#   --bench  also PyTorch, for the peer benchmarks in ../shared/bench
+set -euo pipefail
+packages=(cmake g++ make pkg-config libopenblas-dev libboost-test-dev libfmt-dev nlohmann-json3-dev
+          zlib1g-dev libcli11-dev dataset-fashion-mnist)
+for arg in "$@"; do
+  case "$arg" in
+    --fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    --bench) packages+=(python3-torch python3-numpy) ;;
+    *) echo "unknown option: $arg" >&2; exit 2 ;;
+  esac
+done
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
