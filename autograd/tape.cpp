@@ -1,12 +1,42 @@
 #include "autograd/tape.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 namespace sepconv {
 
 namespace {
 thread_local bool g_grad_enabled = true;
+thread_local std::vector<std::string> g_name_scopes;
+bool g_check_numerics = false;
+}  // namespace
+
+void set_check_numerics(bool on) { g_check_numerics = on; }
+bool check_numerics_enabled() { return g_check_numerics; }
+
+NameScope::NameScope(const std::string& name) { g_name_scopes.push_back(name); }
+NameScope::~NameScope() { g_name_scopes.pop_back(); }
+std::string NameScope::current() {
+  std::string s;
+  for (const auto& n : g_name_scopes) s += (s.empty() ? "" : "/") + n;
+  return s;
 }
+
+template <typename T>
+void check_finite(const Tensor<T>& t, const char* op, const char* what) {
+  if (!g_check_numerics) return;
+  for (int64_t i = 0; i < t.size(); ++i) {
+    if (!std::isfinite(t[i])) {
+      const std::string scope = NameScope::current();
+      throw NumericsError(fmt::format("Non-finite value ({}) in the {} of op '{}'{} at flat index {} of shape {}",
+                                      static_cast<double>(t[i]), what, op,
+                                      scope.empty() ? "" : " in layer '" + scope + "'", i, shape_str(t.shape())));
+    }
+  }
+}
+template void check_finite(const Tensor<float>&, const char*, const char*);
+template void check_finite(const Tensor<double>&, const char*, const char*);
 
 bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
@@ -46,12 +76,13 @@ Tape<T>& Tape<T>::current() {
 
 template <typename T>
 void Tape<T>::record(const char* op, std::function<void()> backward) {
-  entries_.push_back(Entry{op, std::move(backward), std::nullopt});
+  entries_.push_back(Entry{op, std::move(backward), std::nullopt, {}});
 }
 
 template <typename T>
 void Tape<T>::record(const char* op, const Variable<T>& output, std::function<void()> backward) {
-  entries_.push_back(Entry{op, std::move(backward), output});
+  check_finite(output.value(), op, "output");
+  entries_.push_back(Entry{op, std::move(backward), output, g_check_numerics ? NameScope::current() : std::string()});
 }
 
 template <typename T>
@@ -69,6 +100,10 @@ void Tape<T>::backward(Variable<T>& root, const Tensor<T>& seed, bool retain_gra
   // backward closure that composes ops does not grow the tape it walks.
   NoGradGuard no_grad;
   for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+    if (g_check_numerics && it->output && it->output->has_grad()) {
+      NameScope scope(it->scope);
+      check_finite(it->output->grad(), it->op, "incoming gradient");
+    }
     it->backward();
     if (it->output && !it->output->same_as(root)) it->output->zero_grad();
   }

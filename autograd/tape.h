@@ -40,6 +40,7 @@ class Tape {
     const char* op;
     std::function<void()> backward;
     std::optional<Variable<T>> output;
+    std::string scope;  // the name scope at record time, kept only when checking numerics
   };
   std::vector<Entry> entries_;
 };
@@ -57,6 +58,25 @@ class NoGradGuard {
 
  private:
   bool previous_;
+};
+
+// Numerics checking (off by default): when on, every recorded op's output and
+// every gradient flowing into an op is scanned, and the first NaN or infinity
+// raises NumericsError naming the op and the innermost name scope (the layer).
+void set_check_numerics(bool on);
+bool check_numerics_enabled();
+// Throws NumericsError if checking is on and `t` holds a non-finite value.
+template <typename T>
+void check_finite(const Tensor<T>& t, const char* op, const char* what);
+
+// RAII name scope (a layer pushes its name while it runs), used in messages.
+class NameScope {
+ public:
+  explicit NameScope(const std::string& name);
+  ~NameScope();
+  NameScope(const NameScope&) = delete;
+  NameScope& operator=(const NameScope&) = delete;
+  static std::string current();  // "outer/inner", or "" outside any scope
 };
 
 // True when an op over these inputs must be recorded.

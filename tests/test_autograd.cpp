@@ -2,6 +2,8 @@
 #define BOOST_TEST_MODULE autograd
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
+
 #include "autograd/ops.h"
 
 using namespace sepconv;
@@ -66,4 +68,28 @@ BOOST_AUTO_TEST_CASE(op_input_errors) {
   BOOST_CHECK_THROW(pointwise_conv2d(x, pk), ShapeError);
   BOOST_CHECK_THROW(bias_add(x, Variable<float>(Tensor<float>({3}))), ShapeError);
   BOOST_CHECK_THROW(add(x, x3), ShapeError);
+}
+
+BOOST_AUTO_TEST_CASE(check_numerics_names_op_and_scope) {
+  Tape<double>::current().clear();
+  Variable<double> a(Tensor<double>({2}, 1.0), true);
+  Variable<double> z(Tensor<double>({2}, 0.0));
+  auto div = [](const Variable<double>& x, const Variable<double>& y) {
+    return elementwise<double>(mul(x, y), "log", [](double v) { return std::log(v); },
+                               [](double v, double) { return 1 / v; });
+  };
+  (void)div(a, z);  // -inf, but checking is off: no error
+  Tape<double>::current().clear();
+  set_check_numerics(true);
+  try {
+    NameScope scope("my_layer");
+    (void)div(a, z);
+    BOOST_FAIL("expected NumericsError");
+  } catch (const NumericsError& e) {
+    std::string msg = e.what();
+    BOOST_TEST(msg.find("'log'") != std::string::npos, msg);
+    BOOST_TEST(msg.find("my_layer") != std::string::npos, msg);
+  }
+  set_check_numerics(false);
+  Tape<double>::current().clear();
 }
