@@ -5,6 +5,11 @@
 //  - build() runs on the first call, from the input shape.
 //  - The regularization losses are the weight penalties plus the activity
 //    penalty of the last call divided by the batch size (Keras >= 3.14).
+//
+// A subclass implements build() (creating its weights with add_weight and
+// ending with Layer::build or setting built_), call(), compute_output_shape(),
+// class_name(), and get_config() (extending Layer::get_config's
+// {"name", "trainable", "dtype"}).
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,7 +41,10 @@ class Layer {
   Layer(const Layer&) = delete;
   Layer& operator=(const Layer&) = delete;
 
-  // Builds on the first call, runs call(), records the activity penalty.
+  // Builds on the first call, runs call() (inside a NameScope of the layer's
+  // name), and records the activity penalty of the output:
+  // activity_regularizer(output) / batch_size (0 for an empty batch, as Keras's
+  // divide_no_nan). A previous call's activity penalty is replaced.
   Variable<T> operator()(const Variable<T>& x, bool training = false);
   virtual Variable<T> call(const Variable<T>& x, bool training) = 0;
   virtual void build(const Shape& input_shape) { built_ = true; }
@@ -55,17 +63,34 @@ class Layer {
   // Weights the optimizer updates: those marked trainable, when the layer is trainable.
   std::vector<Weight<T>*> trainable_weights();
   Weight<T>& weight(const std::string& name);  // throws ValueError if absent
+  const Weight<T>& weight(const std::string& name) const;
+  bool has_weight(const std::string& name) const;
+  // Keras's get_weights / set_weights: values in weight-creation order (copies);
+  // set_weights checks the count and every shape (ValueError naming the weight).
+  std::vector<Tensor<T>> get_weights() const;
+  void set_weights(const std::vector<Tensor<T>>& values);
+  // "float32" or "float64".
+  static const char* dtype() { return DTypeName<T>::value; }
 
-  // Sum of the weight regularizers' penalties and the last call's activity
-  // penalty / batch size, as a taped scalar (0 when there is none).
+  // Sum of the trainable weights' regularizer penalties (computed now, on the
+  // current values, taped so their gradients reach the weights) and the last
+  // call's activity penalty, as a scalar of shape () (0 when there is none).
   Variable<T> regularization_loss() const;
-  // Projects each weight through its constraint (after an optimizer step).
+  // The activity penalties of the last call (already divided by the batch size).
+  const std::vector<Variable<T>>& activity_losses() const { return activity_losses_; }
+  // Projects each trainable weight through its constraint, in place and
+  // without recording (what the optimizer does after a step).
   void apply_constraints();
 
   void set_activity_regularizer(std::shared_ptr<Regularizer> r) { activity_regularizer_ = std::move(r); }
   const std::shared_ptr<Regularizer>& activity_regularizer() const { return activity_regularizer_; }
 
  protected:
+  // Creates a weight initialized from `initializer` (null: glorot_uniform, as
+  // Keras's add_weight for float weights). Its variable requires a gradient
+  // when trainable and is named "<layer name>/<name>" (Keras's variable path).
+  // The returned reference is valid until the next add_weight; keep the
+  // Variable (a shared handle) rather than the reference.
   Weight<T>& add_weight(const std::string& name, const Shape& shape, std::shared_ptr<Initializer> initializer,
                         std::shared_ptr<Regularizer> regularizer = nullptr,
                         std::shared_ptr<Constraint> constraint = nullptr, bool trainable = true);
@@ -80,7 +105,8 @@ class Layer {
 };
 
 // Unique default names per class, as Keras does: "separable_conv2d",
-// "separable_conv2d_1", ...
+// "separable_conv2d_1", ... `base` is the snake_case prefix; pass a class name
+// through detail::to_snake_case (layers/identifier.h) first.
 std::string unique_layer_name(const std::string& base);
 
 }  // namespace sepconv

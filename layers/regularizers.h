@@ -51,6 +51,9 @@ class L2 : public L1L2 {
 // object, or fails with ValueError "Could not interpret regularizer identifier: ...".
 std::shared_ptr<Regularizer> get_regularizer(const nlohmann::json& identifier);
 std::shared_ptr<Regularizer> get_regularizer(const std::string& identifier);
+inline std::shared_ptr<Regularizer> get_regularizer(const char* identifier) {
+  return get_regularizer(std::string(identifier));
+}
 nlohmann::json serialize(const Regularizer& r);  // {"class_name", "config"}
 
 }  // namespace sepconv

@@ -1,0 +1,160 @@
+#include "layers/layer.h"
+
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "autograd/ops.h"
+#include "autograd/tape.h"
+
+namespace sepconv {
+
+std::string unique_layer_name(const std::string& base) {
+  // Keras's backend.get_uid: the first layer of a prefix gets the bare name.
+  static std::mutex mutex;
+  static std::map<std::string, int64_t> counts;
+  std::lock_guard<std::mutex> lock(mutex);
+  const int64_t n = counts[base]++;
+  return n == 0 ? base : fmt::format("{}_{}", base, n);
+}
+
+template <typename T>
+Variable<T> Layer<T>::operator()(const Variable<T>& x, bool training) {
+  NameScope scope(name_);
+  if (!built_) {
+    build(x.shape());
+    built_ = true;
+  }
+  Variable<T> y = call(x, training);
+  activity_losses_.clear();
+  if (activity_regularizer_) {
+    Variable<T> penalty = (*activity_regularizer_)(y);
+    if (y.value().rank() > 0) {
+      // Keras >= 3.14 divides by the batch size with divide_no_nan.
+      const T batch = static_cast<T>(y.shape()[0]);
+      penalty = elementwise<T>(
+          penalty, "activity_regularizer_batch_mean", [batch](T v) { return batch == T(0) ? T(0) : v / batch; },
+          [batch](T, T) { return batch == T(0) ? T(0) : T(1) / batch; });
+    }
+    activity_losses_.push_back(penalty);
+  }
+  return y;
+}
+
+template <typename T>
+nlohmann::json Layer<T>::get_config() const {
+  // Keras 3 serializes the dtype as a DTypePolicy.
+  return {{"name", name_},
+          {"trainable", trainable_},
+          {"dtype",
+           {{"module", "keras"},
+            {"class_name", "DTypePolicy"},
+            {"config", {{"name", DTypeName<T>::value}}},
+            {"registered_name", nullptr}}}};
+}
+
+template <typename T>
+std::vector<Weight<T>*> Layer<T>::trainable_weights() {
+  std::vector<Weight<T>*> out;
+  if (!trainable_) return out;
+  for (Weight<T>& w : weights_)
+    if (w.trainable) out.push_back(&w);
+  return out;
+}
+
+template <typename T>
+Weight<T>& Layer<T>::weight(const std::string& name) {
+  for (Weight<T>& w : weights_)
+    if (w.name == name) return w;
+  std::string names;
+  for (const Weight<T>& w : weights_) names += (names.empty() ? "" : ", ") + w.name;
+  throw ValueError(fmt::format("Layer '{}' has no weight named '{}'{} (its weights: {})", name_, name,
+                               built_ ? "" : "; the layer is not built yet", names.empty() ? "none" : names));
+}
+
+template <typename T>
+const Weight<T>& Layer<T>::weight(const std::string& name) const {
+  return const_cast<Layer<T>*>(this)->weight(name);
+}
+
+template <typename T>
+bool Layer<T>::has_weight(const std::string& name) const {
+  for (const Weight<T>& w : weights_)
+    if (w.name == name) return true;
+  return false;
+}
+
+template <typename T>
+std::vector<Tensor<T>> Layer<T>::get_weights() const {
+  std::vector<Tensor<T>> out;
+  for (const Weight<T>& w : weights_) out.push_back(w.variable.value().clone());
+  return out;
+}
+
+template <typename T>
+void Layer<T>::set_weights(const std::vector<Tensor<T>>& values) {
+  if (values.size() != weights_.size())
+    throw ValueError(fmt::format("Layer '{}' expects {} weight values, received {}{}", name_, weights_.size(),
+                                 values.size(), built_ ? "" : " (the layer is not built yet)"));
+  for (size_t i = 0; i < values.size(); ++i)
+    if (values[i].shape() != weights_[i].variable.shape())
+      throw ValueError(fmt::format("Layer '{}' weight '{}' has shape {}, received a value of shape {}", name_,
+                                   weights_[i].name, shape_str(weights_[i].variable.shape()),
+                                   shape_str(values[i].shape())));
+  for (size_t i = 0; i < values.size(); ++i) weights_[i].variable.value().copy_from(values[i]);
+}
+
+template <typename T>
+Variable<T> Layer<T>::regularization_loss() const {
+  std::optional<Variable<T>> total;
+  auto accumulate = [&total](Variable<T> term) {
+    if (term.value().rank() != 0) term = reshape(term, Shape{});  // a user regularizer may return shape (1,)
+    total = total ? add(*total, term) : term;
+  };
+  if (trainable_)
+    for (const Weight<T>& w : weights_)
+      if (w.trainable && w.regularizer) accumulate((*w.regularizer)(w.variable));
+  for (const Variable<T>& a : activity_losses_) accumulate(a);
+  return total ? *total : Variable<T>(Tensor<T>::scalar(T(0)));
+}
+
+template <typename T>
+void Layer<T>::apply_constraints() {
+  NoGradGuard no_grad;
+  for (Weight<T>* w : trainable_weights())
+    if (w->constraint) {
+      Tensor<T> projected = (*w->constraint)(w->variable.value());
+      if (projected.shape() != w->variable.shape())
+        throw ShapeError(fmt::format("Constraint {} of weight '{}' returned shape {} for a weight of shape {}",
+                                     w->constraint->class_name(), w->name, shape_str(projected.shape()),
+                                     shape_str(w->variable.shape())));
+      w->variable.value().copy_from(projected);
+    }
+}
+
+template <typename T>
+Weight<T>& Layer<T>::add_weight(const std::string& name, const Shape& shape, std::shared_ptr<Initializer> initializer,
+                                std::shared_ptr<Regularizer> regularizer, std::shared_ptr<Constraint> constraint,
+                                bool trainable) {
+  if (has_weight(name)) throw ValueError(fmt::format("Layer '{}' already has a weight named '{}'", name_, name));
+  if (!initializer) initializer = get_initializer("glorot_uniform");
+  Tensor<T> value = (*initializer)(shape, T{});
+  if (value.shape() != shape)
+    throw ShapeError(fmt::format("Initializer {} returned shape {} for weight '{}' of shape {}",
+                                 initializer->class_name(), shape_str(value.shape()), name, shape_str(shape)));
+  Weight<T> w;
+  w.name = name;
+  w.variable = Variable<T>(std::move(value), trainable, name_ + "/" + name);
+  w.initializer = std::move(initializer);
+  w.regularizer = std::move(regularizer);
+  w.constraint = std::move(constraint);
+  w.trainable = trainable;
+  weights_.push_back(std::move(w));
+  return weights_.back();
+}
+
+template class Layer<float>;
+template class Layer<double>;
+
+}  // namespace sepconv

@@ -1,0 +1,152 @@
+#include "conformance/case_io.h"
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+namespace sepconv::conformance {
+
+using nlohmann::json;
+
+json read_case_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IOError(fmt::format("Cannot open case file '{}'", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    return json::parse(ss.str());
+  } catch (const json::exception& e) {
+    throw IOError(fmt::format("Case file '{}' is not valid JSON: {}", path, e.what()));
+  }
+}
+
+namespace {
+double number_from_json(const json& v, const std::string& what) {
+  if (v.is_null()) return std::numeric_limits<double>::quiet_NaN();
+  if (v.is_number()) return v.get<double>();
+  if (v.is_string()) {
+    const std::string s = v.get<std::string>();
+    if (s == "NaN" || s == "nan") return std::numeric_limits<double>::quiet_NaN();
+    if (s == "Infinity" || s == "inf") return std::numeric_limits<double>::infinity();
+    if (s == "-Infinity" || s == "-inf") return -std::numeric_limits<double>::infinity();
+  }
+  throw ValueError(fmt::format("Tensor '{}': data holds a non-number: {}", what, v.dump()));
+}
+}  // namespace
+
+template <typename T>
+Tensor<T> tensor_from_json(const json& j, const std::string& what) {
+  if (!j.is_object() || !j.contains("shape") || !j.contains("data"))
+    throw ValueError(fmt::format("Tensor '{}' must be an object {{\"shape\", \"data\"}}, received: {:.200}", what,
+                                 j.dump()));
+  const json& js = j.at("shape");
+  if (!js.is_array()) throw ValueError(fmt::format("Tensor '{}': shape must be a list of ints", what));
+  Shape shape;
+  for (const json& d : js) {
+    if (!d.is_number_integer() || d.get<int64_t>() < 0)
+      throw ValueError(fmt::format("Tensor '{}': shape must be a list of non-negative ints, received {}", what,
+                                   js.dump()));
+    shape.push_back(d.get<int64_t>());
+  }
+  const json& jd = j.at("data");
+  if (!jd.is_array()) throw ValueError(fmt::format("Tensor '{}': data must be a flat list of numbers", what));
+  const int64_t n = shape_size(shape);
+  if (static_cast<int64_t>(jd.size()) != n)
+    throw ValueError(fmt::format("Tensor '{}': shape {} needs {} values, data holds {}", what, shape_str(shape), n,
+                                 jd.size()));
+  Tensor<T> t(shape);
+  for (int64_t i = 0; i < n; ++i) t[i] = static_cast<T>(number_from_json(jd[static_cast<size_t>(i)], what));
+  return t;
+}
+
+template <typename T>
+std::vector<Tensor<T>> tensors_from_json(const json& j, const std::string& what) {
+  if (!j.is_array()) throw ValueError(fmt::format("'{}' must be a list of tensors", what));
+  std::vector<Tensor<T>> out;
+  for (size_t i = 0; i < j.size(); ++i) out.push_back(tensor_from_json<T>(j[i], fmt::format("{}[{}]", what, i)));
+  return out;
+}
+
+template <typename T>
+json tensor_to_json(const Tensor<T>& t) {
+  json data = json::array();
+  for (int64_t i = 0; i < t.size(); ++i) data.push_back(static_cast<double>(t[i]));
+  return json{{"shape", t.shape()}, {"data", std::move(data)}};
+}
+
+bool case_has_tensor(const json& c, const std::string& name) {
+  return c.contains("tensors") && c.at("tensors").is_object() && c.at("tensors").contains(name) &&
+         !c.at("tensors").at(name).is_null();
+}
+
+template <typename T>
+Tensor<T> case_tensor(const json& c, const std::string& name) {
+  if (!case_has_tensor(c, name))
+    throw ValueError(fmt::format("Case '{}' has no tensor '{}'", c.value("name", std::string("?")), name));
+  return tensor_from_json<T>(c.at("tensors").at(name), name);
+}
+
+namespace {
+void write_json(std::string& out, const json& j) {
+  switch (j.type()) {
+    case json::value_t::number_float: {
+      const double v = j.get<double>();
+      if (std::isnan(v))
+        out += "\"NaN\"";
+      else if (std::isinf(v))
+        out += v > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+      else
+        out += fmt::format("{:.17g}", v);
+      break;
+    }
+    case json::value_t::array: {
+      out += '[';
+      bool first = true;
+      for (const json& e : j) {
+        if (!first) out += ',';
+        first = false;
+        write_json(out, e);
+      }
+      out += ']';
+      break;
+    }
+    case json::value_t::object: {
+      out += '{';
+      bool first = true;
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        if (!first) out += ',';
+        first = false;
+        out += json(it.key()).dump();
+        out += ':';
+        write_json(out, it.value());
+      }
+      out += '}';
+      break;
+    }
+    default:
+      out += j.dump();
+  }
+}
+}  // namespace
+
+std::string dump_result(const json& result) {
+  std::string out;
+  write_json(out, result);
+  return out;
+}
+
+#define SEPCONV_INSTANTIATE(T)                                                          \
+  template Tensor<T> tensor_from_json<T>(const json&, const std::string&);              \
+  template std::vector<Tensor<T>> tensors_from_json<T>(const json&, const std::string&); \
+  template json tensor_to_json<T>(const Tensor<T>&);                                    \
+  template Tensor<T> case_tensor<T>(const json&, const std::string&);
+SEPCONV_INSTANTIATE(float)
+SEPCONV_INSTANTIATE(double)
+#undef SEPCONV_INSTANTIATE
+
+}  // namespace sepconv::conformance
