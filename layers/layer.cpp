@@ -27,6 +27,8 @@ Variable<T> Layer<T>::operator()(const Variable<T>& x, bool training) {
     built_ = true;
   }
   Variable<T> y = call(x, training);
+  // Covers inference too, where ops are not recorded and the tape checks nothing.
+  check_finite(y.value(), class_name().c_str(), "output");
   activity_losses_.clear();
   if (activity_regularizer_) {
     Variable<T> penalty = (*activity_regularizer_)(y);

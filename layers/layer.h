@@ -75,6 +75,9 @@ class Layer {
   // Sum of the trainable weights' regularizer penalties (computed now, on the
   // current values, taped so their gradients reach the weights) and the last
   // call's activity penalty, as a scalar of shape () (0 when there is none).
+  // Call it after the forward pass, in its own statement: C++ leaves the order
+  // of function arguments unspecified, so `add(loss(layer(x)), layer.regularization_loss())`
+  // may read the previous call's activity penalty.
   Variable<T> regularization_loss() const;
   // The activity penalties of the last call (already divided by the batch size).
   const std::vector<Variable<T>>& activity_losses() const { return activity_losses_; }
