@@ -200,7 +200,8 @@ template <typename T>
 Variable<T> categorical_crossentropy(const Variable<T>& y_true, const Variable<T>& y_pred, bool from_logits) {
   const char* op = "categorical_crossentropy";
   require_same_shape(y_true, y_pred, op);
-  const auto [rows, k] = rows_and_classes<T>(y_pred.shape(), op);
+  const auto rows_k = rows_and_classes<T>(y_pred.shape(), op);
+  const int64_t rows = rows_k.first, k = rows_k.second;
   if (rows == 0) throw ShapeError(fmt::format("{}: `output` has no samples (shape {})", op, shape_str(y_pred.shape())));
   const double lo = clip_low<T>(), hi = clip_high<T>();
   const T* t = y_true.value().data();
@@ -240,7 +241,8 @@ template <typename T>
 Variable<T> sparse_categorical_crossentropy(const std::vector<int>& y_true, const Variable<T>& y_pred,
                                             bool from_logits) {
   const char* op = "sparse_categorical_crossentropy";
-  const auto [rows, k] = rows_and_classes<T>(y_pred.shape(), op);
+  const auto rows_k = rows_and_classes<T>(y_pred.shape(), op);
+  const int64_t rows = rows_k.first, k = rows_k.second;
   if (rows == 0) throw ShapeError(fmt::format("{}: `output` has no samples (shape {})", op, shape_str(y_pred.shape())));
   if (static_cast<int64_t>(y_true.size()) != rows)
     throw ShapeError(fmt::format("{}: `target` holds {} class ids but `output` of shape {} has {} samples", op,
@@ -376,7 +378,8 @@ LossFunction<T> get_loss(const nlohmann::json& identifier) {
 
 template <typename T>
 std::vector<int64_t> argmax_last_axis(const Tensor<T>& scores) {
-  const auto [rows, k] = rows_and_classes<T>(scores.shape(), "argmax_last_axis");
+  const auto rows_k = rows_and_classes<T>(scores.shape(), "argmax_last_axis");
+  const int64_t rows = rows_k.first, k = rows_k.second;
   std::vector<int64_t> out(rows);
   for (int64_t r = 0; r < rows; ++r) {
     const T* row = scores.data() + r * k;

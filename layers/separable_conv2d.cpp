@@ -100,7 +100,22 @@ std::optional<std::string> json_dtype(const json& v) {
 }
 }  // namespace
 
+namespace {
+SeparableConv2DOptions options_from_config(const json& config);
+}
+
 SeparableConv2DOptions SeparableConv2DOptions::from_config(const json& config) {
+  // JSON library errors (e.g. a string that is not valid UTF-8, found by
+  // fuzzing) become ValueErrors like every other bad config.
+  try {
+    return options_from_config(config);
+  } catch (const json::exception& e) {
+    throw ValueError(fmt::format("Invalid SeparableConv2D config: {}", e.what()));
+  }
+}
+
+namespace {
+SeparableConv2DOptions options_from_config(const json& config) {
   if (!config.is_object())
     throw ValueError(fmt::format("SeparableConv2D config must be a JSON object, received: {}", config.dump()));
   if (!config.contains("filters") || config.at("filters").is_null())
@@ -115,7 +130,7 @@ SeparableConv2DOptions SeparableConv2DOptions::from_config(const json& config) {
     if (key == "filters" || key == "kernel_size") continue;
     // Keras's Layer also takes these shape hints; they do not change the layer.
     if (key == "input_shape" || key == "batch_input_shape" || key == "batch_size") continue;
-    if (key == "strides") o.strides(v.is_null() ? Pair{1, 1} : json_pair(v, "strides"));
+    if (key == "strides") o.strides(v.is_null() ? SeparableConv2DOptions::Pair{1, 1} : json_pair(v, "strides"));
     else if (key == "padding") {
       if (!v.is_null() && !v.is_string())  // e.g. the doc example's positional padding=2
         throw ValueError(fmt::format("Invalid value for argument `padding`: padding must be 'valid' or 'same' "
@@ -124,7 +139,7 @@ SeparableConv2DOptions SeparableConv2DOptions::from_config(const json& config) {
       o.padding(v.is_null() ? std::string("valid") : v.get<std::string>());
     }
     else if (key == "data_format") o.data_format(v.is_null() ? std::nullopt : std::optional<std::string>(json_string(v, "data_format")));
-    else if (key == "dilation_rate") o.dilation_rate(v.is_null() ? Pair{1, 1} : json_pair(v, "dilation_rate"));
+    else if (key == "dilation_rate") o.dilation_rate(v.is_null() ? SeparableConv2DOptions::Pair{1, 1} : json_pair(v, "dilation_rate"));
     else if (key == "depth_multiplier") o.depth_multiplier(v.is_null() ? 1 : json_int(v, "depth_multiplier", v));
     else if (key == "activation") o.activation(v);
     else if (key == "use_bias") o.use_bias(v.is_null() ? true : json_bool(v, "use_bias"));
@@ -147,6 +162,7 @@ SeparableConv2DOptions SeparableConv2DOptions::from_config(const json& config) {
   }
   return o;
 }
+}  // namespace
 
 // ---- layer -----------------------------------------------------------------------
 

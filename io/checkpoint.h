@@ -1,0 +1,43 @@
+#pragma once
+// Training checkpoints: a Sequential model's weights, its optimizer's state
+// and the caller's extra state, in one safetensors file (io/safetensors.h:
+// written atomically; the same contents always give the same bytes).
+//
+// Tensor names are Keras paths:
+//   "<layer>/<weight>"                  every weight, trainable or not
+//                                       ("separable_conv2d/depthwise_kernel",
+//                                       "batch_normalization/moving_mean", "dense/kernel")
+//   "<layer>/seed_generator_state"      (seed, draws made) of a Dropout or RandomFlip, I64 (2,)
+//   "optimizer/iteration"               the optimizer's step count (I64)
+//   "optimizer/<layer>/<weight>/<slot>" its slots ("momentum", "velocity", ...)
+// The extra state (an epoch counter, a seed, the model's name...) goes to the
+// file's string metadata.
+//
+// Loading is all or nothing: every name the model (and optimizer) expects must
+// be there with its shape, and no other tensor may be, or a ValueError names
+// the tensor and nothing is changed.
+#include <string>
+#include <type_traits>
+
+#include "io/safetensors.h"
+#include "layers/sequential.h"
+#include "optim/optimizer.h"
+
+namespace sepconv {
+
+// `optimizer` may be null (weights only; nullptr works: it is not deduced). Throws IOError when the file cannot
+// be written (the previous file, if any, is then intact).
+template <typename T>
+void save_checkpoint(const std::string& path, Sequential<T>& model, std::type_identity_t<Optimizer<T>>* optimizer,
+                     const SafeTensorMetadata& extra = {});
+
+// Restores the model's weights and seed-generator states and, when `optimizer` is
+// not null, its iteration count and slots (building it for the model's
+// trainable weights if needed); returns the metadata. The model must be built
+// (it defines the names and shapes expected). Throws IOError for an unreadable
+// or corrupt file, ValueError for a missing, unexpected or misshapen tensor.
+template <typename T>
+SafeTensorMetadata load_checkpoint(const std::string& path, Sequential<T>& model,
+                                   std::type_identity_t<Optimizer<T>>* optimizer);
+
+}  // namespace sepconv
