@@ -1,23 +1,394 @@
 #include "autograd/separable.h"
 
-#include "autograd/ops.h"
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
+
+#include <fmt/format.h>
+
+#include "autograd/tape.h"
+#include "core/cpu.h"
+#include "core/kernels/depthwise.h"
+#include "core/kernels/depthwise_kernels.h"
+#include "core/kernels/gemm.h"
+#include "core/kernels/gemm_kernels.h"
+#include "core/parallel.h"
 
 namespace sepconv {
 
-// Composition of the unfused ops; each piece is gradient-checked on its own.
+namespace {
+
+// Everything the kernels need, checked once.
+struct SepShape {
+  ConvGeometry g;
+  int64_t K = 0;  // channels * depth_multiplier: the intermediate's channels
+  int64_t F = 0;  // filters
+  int64_t rows() const { return g.batch * g.out_h * g.out_w; }
+};
+
+template <typename T>
+SepShape check_shapes(const Variable<T>& x, const Variable<T>& dk, const Variable<T>& pk,
+                      const std::optional<Variable<T>>& bias, std::array<int64_t, 2> strides,
+                      std::array<int64_t, 2> dilation, Padding padding) {
+  auto rank = [](const Variable<T>& v, int64_t r, const char* arg) {
+    if (v.value().rank() != r)
+      throw ShapeError(fmt::format("separable_conv2d: `{}` must be rank {}, received shape {}", arg, r,
+                                   shape_str(v.shape())));
+  };
+  rank(x, 4, "x");
+  rank(dk, 4, "depthwise_kernel");
+  rank(pk, 4, "pointwise_kernel");
+  const Shape& xs = x.shape();
+  const Shape& ks = dk.shape();
+  const Shape& ps = pk.shape();
+  if (ks[2] != xs[3])
+    throw ShapeError(fmt::format(
+        "separable_conv2d: depthwise_kernel of shape {} expects {} input channels, input has shape {}",
+        shape_str(ks), ks[2], shape_str(xs)));
+  if (ps[0] != 1 || ps[1] != 1 || ps[2] != ks[2] * ks[3])
+    throw ShapeError(fmt::format("separable_conv2d: pointwise_kernel must be (1, 1, {}, filters), received {}",
+                                 ks[2] * ks[3], shape_str(ps)));
+  if (bias) {
+    rank(*bias, 1, "bias");
+    if (bias->shape()[0] != ps[3])
+      throw ShapeError(fmt::format("separable_conv2d: bias of shape {} does not match {} filters",
+                                   shape_str(bias->shape()), ps[3]));
+  }
+  SepShape s;
+  s.g = make_conv_geometry(xs[0], xs[1], xs[2], xs[3], ks[3], {ks[0], ks[1]}, strides, dilation, padding);
+  s.K = s.g.out_channels();
+  s.F = ps[3];
+  return s;
+}
+
+bool use_fused(const SepShape& s, bool is_float) {
+  return is_float && cpu::active_isa() == cpu::Isa::Avx512 && s.rows() > 0 && s.F > 0;
+}
+
+// Output rows per band of the fused kernels: about 192 pixels, enough for the
+// GEMMs to reuse each panel of the pointwise kernel many times, few enough
+// that a band's intermediate and output gradient mostly stay in L2 (measured:
+// 120..240 pixels are best on the benchmark shapes, smaller bands lose on
+// large kernels, larger ones on small channel counts).
+int64_t fused_band_rows(const SepShape& s) {
+  constexpr int64_t target = 192;
+  return std::clamp<int64_t>((target + s.g.out_w - 1) / s.g.out_w, 1, s.g.out_h);
+}
+
+// y[r, f] = max(y, 0) and/or += bias[f], in place over rows x F.
+template <typename T>
+void bias_activation(int64_t rows, int64_t F, const T* bias, bool relu, T* y) {
+  if (!bias && !relu) return;
+#pragma omp parallel for schedule(static) if (rows * F > (1 << 16) && !omp_in_parallel())
+  for (int64_t r = 0; r < rows; ++r) {
+    T* yr = y + r * F;
+    if (bias)
+      for (int64_t f = 0; f < F; ++f) yr[f] += bias[f];
+    if (relu)
+      for (int64_t f = 0; f < F; ++f) yr[f] = yr[f] > T(0) ? yr[f] : T(0);
+  }
+}
+
+// dz = relu'(z) * dy, with z > 0 exactly where y = relu(z) > 0. Written as a
+// select over restrict pointers so that it vectorizes without branches (the
+// mask is data-dependent: a branch would be mispredicted half the time).
+template <typename T>
+void relu_mask(int64_t n, const T* __restrict y, const T* __restrict dy, T* __restrict dz) {
+  for (int64_t i = 0; i < n; ++i) {
+    const T g = dy[i];
+    dz[i] = y[i] > T(0) ? g : T(0);
+  }
+}
+
+// sums[f] += m[r, f] over rows, row by row (the order the callers rely on).
+template <typename T>
+void add_rows(int64_t rows, int64_t F, const T* __restrict m, T* __restrict sums) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t f = 0; f < F; ++f) sums[f] += m[r * F + f];
+}
+
+// out[f] = sum over rows of m[r, f], in fixed chunks of rows added in order.
+template <typename T>
+void column_sums(int64_t rows, int64_t F, const T* m, T* out) {
+  constexpr int64_t chunk = 1024;
+  const int64_t chunks = (rows + chunk - 1) / chunk;
+  std::vector<T> partial(static_cast<size_t>(std::max<int64_t>(chunks, 1) * F), T(0));
+#pragma omp parallel for schedule(static) if (rows * F > (1 << 16) && !omp_in_parallel())
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t r0 = c * chunk, r1 = std::min(rows, r0 + chunk);
+    add_rows(r1 - r0, F, m + r0 * F, partial.data() + c * F);
+  }
+  std::fill(out, out + F, T(0));
+  for (int64_t c = 0; c < chunks; ++c)
+    for (int64_t f = 0; f < F; ++f) out[f] += partial[c * F + f];
+}
+
+// ---- unfused: the kernels one after the other (any type, any ISA) -------------
+
+template <typename T>
+void unfused_forward(const SepShape& s, const T* x, const T* dk, const T* pk, const T* bias, bool relu, T* y) {
+  const int64_t M = s.rows();
+  Tensor<T> d = Tensor<T>::uninitialized({M * s.K});
+  depthwise_forward(s.g, x, dk, d.data());
+  pointwise_forward(M, s.K, s.F, d.data(), pk, y);
+  bias_activation(M, s.F, bias, relu, y);
+}
+
+template <typename T>
+void unfused_backward(const SepShape& s, const T* x, const T* dk, const T* pk, const T* y, const T* dy, bool relu,
+                      T* gx, T* gdk, T* gpk, T* gb) {
+  const int64_t M = s.rows();
+  Tensor<T> masked;
+  const T* dz = dy;
+  if (relu) {
+    masked = Tensor<T>::uninitialized({M * s.F});
+    relu_mask(M * s.F, y, dy, masked.data());
+    dz = masked.data();
+  }
+  if (gb) column_sums(M, s.F, dz, gb);
+  if (gpk) {
+    Tensor<T> d = Tensor<T>::uninitialized({M * s.K});  // recomputed, not kept from forward
+    depthwise_forward(s.g, x, dk, d.data());
+    pointwise_backward_kernel(M, s.K, s.F, d.data(), dz, gpk);
+  }
+  if (gx || gdk) {
+    Tensor<T> dd = Tensor<T>::uninitialized({M * s.K});
+    pointwise_backward_input(M, s.K, s.F, dz, pk, dd.data());
+    if (gdk) depthwise_backward_kernel(s.g, x, dd.data(), gdk);
+    if (gx) depthwise_backward_input(s.g, dd.data(), dk, gx);
+  }
+}
+
+// ---- fused (AVX-512, float) ----------------------------------------------------
+
+// Whether an output of this many bytes is written with streaming stores: one
+// that cannot stay in cache anyway is sent straight to memory, which spares
+// reading every line before overwriting it.
+bool stream_output(int64_t bytes) {
+  static const bool disabled = std::getenv("SEPCONV_NO_STREAM") != nullptr;  // TUNING: remove
+  return !disabled && bytes >= (int64_t(8) << 20);
+}
+
+// relu_bits (when non-null): relu's derivative as bits, for fused_backward.
+int64_t relu_bits_stride(const SepShape& s) { return (s.F + 15) / 16; }
+
+void fused_forward(const SepShape& s, const float* x, const float* dk, const float* pk, const float* bias, bool relu,
+                   float* y, uint16_t* relu_bits) {
+  const ConvGeometry& g = s.g;
+  const kernels::DepthwisePlan<float> plan(g);
+  Tensor<float> packed = Tensor<float>::uninitialized({kernels::packed_b_floats_avx512(s.K, s.F)});
+  kernels::pack_b_avx512(s.K, s.F, pk, s.F, 1, packed.data());
+  const int64_t R = fused_band_rows(s), bands = (g.out_h + R - 1) / R, items = g.batch * bands;
+  // A large output goes straight to memory (streaming stores): it would not
+  // stay in cache anyway, and this spares reading each line before writing it.
+  const bool stream = stream_output(s.rows() * s.F * int64_t(sizeof(float)));
+#pragma omp parallel for schedule(static) if (items > 1 && !omp_in_parallel())
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t n = item / bands, oh0 = item % bands * R, oh1 = std::min(g.out_h, oh0 + R);
+    const int64_t rows = (oh1 - oh0) * g.out_w;
+    float* d = kernels::thread_scratch<float>(2, rows * s.K);
+    plan.forward_rows(x, dk, n, oh0, oh1, d);
+    const int64_t first = (n * g.out_h + oh0) * g.out_w;
+    kernels::gemm_packed_avx512(rows, s.F, s.K, d, s.K, packed.data(), y + first * s.F, s.F, false, bias, relu,
+                                relu_bits ? relu_bits + first * relu_bits_stride(s) : nullptr, relu_bits_stride(s),
+                                stream);
+  }
+}
+
+// Each part (a fixed group of images, by shape alone) is done by one thread,
+// band by band: mask the output gradient, recompute the intermediate, and
+// accumulate the part's pointwise-kernel, bias and depthwise-kernel gradients;
+// the intermediate's gradient of the image is kept whole so that input-gradient
+// rows can be gathered as soon as the bands they read are done. The parts'
+// partial sums are added in part order.
+void fused_backward(const SepShape& s, const float* x, const float* dk, const float* pk, const uint16_t* relu_bits,
+                    const float* dy, float* gx, float* gdk, float* gpk, float* gb) {
+  const ConvGeometry& g = s.g;
+  const int64_t K = s.K, F = s.F, N = g.batch, OW = g.out_w, OH = g.out_h;
+  const kernels::DepthwisePlan<float> plan(g);
+  const bool need_dd = gx || gdk;
+  Tensor<float> packed_t;  // the pointwise kernel transposed, packed: dD = dZ * W^T
+  if (need_dd) {
+    packed_t = Tensor<float>::uninitialized({kernels::packed_b_floats_avx512(F, K)});
+    kernels::pack_b_avx512(F, K, pk, 1, F, packed_t.data());
+  }
+  // Images per part: as many parts as images while their partial pointwise
+  // gradients fit in 8 MB, but at least 4 parts (or one per image).
+  const int64_t pk_size = K * F, dk_size = g.kernel_size();
+  int64_t parts = std::clamp<int64_t>((int64_t(8) << 20) / std::max<int64_t>(1, pk_size * 4), 1, N);
+  parts = std::max(parts, std::min<int64_t>(N, 4));
+  const int64_t per_part = (N + parts - 1) / parts;
+  parts = (N + per_part - 1) / per_part;
+  Tensor<float> ppk = Tensor<float>::uninitialized({gpk ? parts * pk_size : 1});
+  Tensor<float> pdk = Tensor<float>::uninitialized({gdk ? parts * dk_size : 1});
+  Tensor<float> pb = Tensor<float>::uninitialized({gb ? parts * F : 1});
+  const int64_t R = fused_band_rows(s);
+  const bool stream_gx = gx && stream_output(g.input_size() * int64_t(sizeof(float)));
+#pragma omp parallel for schedule(dynamic, 1) if (parts > 1 && !omp_in_parallel())
+  for (int64_t p = 0; p < parts; ++p) {
+    float* my_pk = gpk ? ppk.data() + p * pk_size : nullptr;
+    float* my_dk = gdk ? pdk.data() + p * dk_size : nullptr;
+    float* my_b = gb ? pb.data() + p * F : nullptr;
+    if (my_pk) std::fill(my_pk, my_pk + pk_size, 0.0f);
+    if (my_dk) std::fill(my_dk, my_dk + dk_size, 0.0f);
+    if (my_b) std::fill(my_b, my_b + F, 0.0f);
+    for (int64_t n = p * per_part; n < std::min(N, (p + 1) * per_part); ++n) {
+      float* dd_image = need_dd ? kernels::thread_scratch<float>(3, OH * OW * K) : nullptr;
+      int64_t next_ih = 0;
+      for (int64_t oh0 = 0; oh0 < OH; oh0 += R) {
+        const int64_t oh1 = std::min(OH, oh0 + R), rows = (oh1 - oh0) * OW;
+        const int64_t first = (n * OH + oh0) * OW;
+        const float* dz = dy + first * F;
+        if (relu_bits) {  // dz = relu'(z) * dy, summed into the bias gradient on the way
+          float* masked = kernels::thread_scratch<float>(4, rows * F);
+          kernels::relu_backward_avx512(rows, F, dy + first * F, relu_bits + first * relu_bits_stride(s),
+                                        relu_bits_stride(s), masked, my_b);
+          dz = masked;
+        } else if (my_b) {
+          add_rows(rows, F, dz, my_b);
+        }
+        // The band's input (expanded once when depth_multiplier > 1) serves both
+        // the recomputation and the depthwise kernel's gradient.
+        const auto band = plan.band(x, n, oh0, oh1);
+        if (my_pk) {
+          float* d = kernels::thread_scratch<float>(5, rows * K);
+          plan.forward_rows(band, dk, oh0, oh1, d);
+          kernels::gemm_tn_accumulate_avx512(rows, K, F, d, K, dz, F, my_pk, F);
+        }
+        if (!need_dd) continue;
+        float* dd = dd_image + oh0 * OW * K;
+        kernels::gemm_packed_avx512(rows, K, F, dz, F, packed_t.data(), dd, K, false, nullptr, false);
+        if (my_dk) plan.backward_kernel_rows(band, oh0, oh1, dd, my_dk);
+        if (gx) {
+          // Input rows whose every contributing output row is done.
+          const int64_t ready = oh1 == OH ? g.in_h : std::clamp<int64_t>(oh1 * g.stride_h - g.pad_top, next_ih, g.in_h);
+          plan.backward_input_rows(dd_image, dk, next_ih, ready, gx + (n * g.in_h + next_ih) * g.in_w * g.channels,
+                                   stream_gx);
+          next_ih = ready;
+        }
+      }
+    }
+    // Streaming stores are weakly ordered: the thread that made them fences them.
+    if (stream_gx) std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  auto reduce = [parts](int64_t size, const float* partial, float* out) {
+#pragma omp parallel for schedule(static) if (size * parts > (1 << 16) && !omp_in_parallel())
+    for (int64_t i = 0; i < size; ++i) {
+      float acc = partial[i];
+      for (int64_t q = 1; q < parts; ++q) acc += partial[q * size + i];
+      out[i] = acc;
+    }
+  };
+  if (gpk) reduce(pk_size, ppk.data(), gpk);
+  if (gdk) reduce(dk_size, pdk.data(), gdk);
+  if (gb) reduce(F, pb.data(), gb);
+}
+
+// Whether backward will take the fused path (and wants relu's bits from forward).
+bool fused_backward_path(const SepShape& s, bool is_float) {
+  // One image gives the fused backward nothing to share among threads.
+  return use_fused(s, is_float) && s.g.batch >= 2;
+}
+
+template <typename T>
+void forward(const SepShape& s, const T* x, const T* dk, const T* pk, const T* bias, bool relu, T* y,
+             uint16_t* relu_bits) {
+  if (s.rows() == 0) return;
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_fused(s, true)) return fused_forward(s, x, dk, pk, bias, relu, y, relu_bits);
+  }
+  unfused_forward(s, x, dk, pk, bias, relu, y);
+}
+
+template <typename T>
+void backward(const SepShape& s, const T* x, const T* dk, const T* pk, const T* y, const uint16_t* relu_bits,
+              const T* dy, bool relu, T* gx, T* gdk, T* gpk, T* gb) {
+  if (s.rows() == 0) {  // no output: every gradient is zero
+    if (gx) std::fill(gx, gx + s.g.input_size(), T(0));
+    if (gdk) std::fill(gdk, gdk + s.g.kernel_size(), T(0));
+    if (gpk) std::fill(gpk, gpk + s.K * s.F, T(0));
+    if (gb) std::fill(gb, gb + s.F, T(0));
+    return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    // (Without relu's bits, e.g. when the ISA was changed since forward, take the unfused path.)
+    if (fused_backward_path(s, true) && (!relu || relu_bits))
+      return fused_backward(s, x, dk, pk, relu ? relu_bits : nullptr, dy, gx, gdk, gpk, gb);
+  }
+  unfused_backward(s, x, dk, pk, y, dy, relu, gx, gdk, gpk, gb);
+}
+
+}  // namespace
+
+template <typename T>
+Variable<T> separable_conv2d(const Variable<T>& x, const Variable<T>& depthwise_kernel,
+                             const Variable<T>& pointwise_kernel, const std::optional<Variable<T>>& bias,
+                             std::array<int64_t, 2> strides, std::array<int64_t, 2> dilation, Padding padding,
+                             SeparableActivation activation) {
+  const SepShape s = check_shapes(x, depthwise_kernel, pointwise_kernel, bias, strides, dilation, padding);
+  const bool relu = activation == SeparableActivation::Relu;
+  const ConvGeometry& g = s.g;
+  Variable<T> y(Tensor<T>::uninitialized({g.batch, g.out_h, g.out_w, s.F}));
+  const bool bias_grad = bias && bias->requires_grad();
+  const bool record = grad_enabled() && (x.requires_grad() || depthwise_kernel.requires_grad() ||
+                                         pointwise_kernel.requires_grad() || bias_grad);
+  // relu's derivative as one bit per output, kept for the fused backward: it
+  // spares backward a pass over y (and does not depend on y staying unchanged).
+  Tensor<float> relu_bits;
+  if (record && relu && fused_backward_path(s, std::is_same_v<T, float>))
+    relu_bits = Tensor<float>::uninitialized({(s.rows() * relu_bits_stride(s) + 1) / 2});
+  uint16_t* bits = relu_bits.empty() ? nullptr : reinterpret_cast<uint16_t*>(relu_bits.data());
+  forward(s, x.value().data(), depthwise_kernel.value().data(), pointwise_kernel.value().data(),
+          bias ? bias->value().data() : nullptr, relu, y.value().data(), bits);
+  if (record) {
+    y.set_requires_grad(true);
+    // The closure holds y's node for its gradient (and, unfused, relu's mask);
+    // the tape is cleared after backward, which releases it.
+    Tape<T>::current().record("separable_conv2d", [x, depthwise_kernel, pointwise_kernel, bias, y, s, relu,
+                                                   relu_bits]() {
+      if (!y.has_grad()) return;
+      const bool want_b = bias && bias->requires_grad();
+      Tensor<T> gx, gdk, gpk, gb;
+      if (x.requires_grad()) gx = Tensor<T>::uninitialized(x.shape());
+      if (depthwise_kernel.requires_grad()) gdk = Tensor<T>::uninitialized(depthwise_kernel.shape());
+      if (pointwise_kernel.requires_grad()) gpk = Tensor<T>::uninitialized(pointwise_kernel.shape());
+      if (want_b) gb = Tensor<T>::uninitialized(bias->shape());
+      const uint16_t* bits = relu_bits.empty() ? nullptr : reinterpret_cast<const uint16_t*>(relu_bits.data());
+      backward(s, x.value().data(), depthwise_kernel.value().data(), pointwise_kernel.value().data(),
+               y.value().data(), bits, y.grad().data(), relu, x.requires_grad() ? gx.data() : nullptr,
+               depthwise_kernel.requires_grad() ? gdk.data() : nullptr,
+               pointwise_kernel.requires_grad() ? gpk.data() : nullptr, want_b ? gb.data() : nullptr);
+      if (x.requires_grad()) x.add_grad_owned(std::move(gx), "separable_conv2d");
+      if (depthwise_kernel.requires_grad()) depthwise_kernel.add_grad_owned(std::move(gdk), "separable_conv2d");
+      if (pointwise_kernel.requires_grad()) pointwise_kernel.add_grad_owned(std::move(gpk), "separable_conv2d");
+      if (want_b) bias->add_grad_owned(std::move(gb), "separable_conv2d");
+    });
+  }
+  return y;
+}
+
 template <typename T>
 Variable<T> separable_conv2d(const Variable<T>& x, const Variable<T>& depthwise_kernel,
                              const Variable<T>& pointwise_kernel, const std::optional<Variable<T>>& bias,
                              std::array<int64_t, 2> strides, std::array<int64_t, 2> dilation, Padding padding) {
-  Variable<T> y = pointwise_conv2d(depthwise_conv2d(x, depthwise_kernel, strides, dilation, padding), pointwise_kernel);
-  return bias ? bias_add(y, *bias) : y;
+  return separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias, strides, dilation, padding,
+                          SeparableActivation::None);
 }
 
-template Variable<float> separable_conv2d(const Variable<float>&, const Variable<float>&, const Variable<float>&,
-                                          const std::optional<Variable<float>>&, std::array<int64_t, 2>,
-                                          std::array<int64_t, 2>, Padding);
-template Variable<double> separable_conv2d(const Variable<double>&, const Variable<double>&, const Variable<double>&,
-                                           const std::optional<Variable<double>>&, std::array<int64_t, 2>,
-                                           std::array<int64_t, 2>, Padding);
+#define SEPCONV_INSTANTIATE(T)                                                                                     \
+  template Variable<T> separable_conv2d(const Variable<T>&, const Variable<T>&, const Variable<T>&,               \
+                                        const std::optional<Variable<T>>&, std::array<int64_t, 2>,                 \
+                                        std::array<int64_t, 2>, Padding);                                          \
+  template Variable<T> separable_conv2d(const Variable<T>&, const Variable<T>&, const Variable<T>&,               \
+                                        const std::optional<Variable<T>>&, std::array<int64_t, 2>,                 \
+                                        std::array<int64_t, 2>, Padding, SeparableActivation);
+SEPCONV_INSTANTIATE(float)
+SEPCONV_INSTANTIATE(double)
+#undef SEPCONV_INSTANTIATE
 
 }  // namespace sepconv

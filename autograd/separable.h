@@ -3,6 +3,15 @@
 // pointwise (1 x 1 across channels) then an optional bias, on NHWC data.
 // It is the seam where the fused kernels plug in: the layer calls this op,
 // and its implementation may keep or recompute the depthwise intermediate.
+//
+// On AVX-512 (float) the op is fused: bands of a few output rows are convolved
+// depthwise into a buffer that stays in cache and multiplied by the pointwise
+// kernel at once, bias (and optionally relu) applied as the result is stored;
+// the intermediate is never written to memory. Backward recomputes it band by
+// band the same way. Elsewhere the op runs the unfused kernels one after the
+// other. Either way the gradients are those of the composition
+// depthwise_conv2d -> pointwise_conv2d -> bias_add (-> relu), and do not depend
+// on the thread count.
 #include <array>
 #include <optional>
 
@@ -11,6 +20,10 @@
 
 namespace sepconv {
 
+// An activation the op can apply as it stores its output (saving a pass over
+// it forward and backward). Others are applied by the caller as separate ops.
+enum class SeparableActivation { None, Relu };
+
 // x: (batch, h, w, channels); depthwise_kernel: (kh, kw, channels, depth_multiplier);
 // pointwise_kernel: (1, 1, channels * depth_multiplier, filters); bias: (filters) or none.
 // Returns (batch, out_h, out_w, filters).
@@ -18,5 +31,13 @@ template <typename T>
 Variable<T> separable_conv2d(const Variable<T>& x, const Variable<T>& depthwise_kernel,
                              const Variable<T>& pointwise_kernel, const std::optional<Variable<T>>& bias,
                              std::array<int64_t, 2> strides, std::array<int64_t, 2> dilation, Padding padding);
+
+// The same, followed by `activation` (relu(z) = max(z, 0), with relu'(0) = 0 as
+// in TensorFlow).
+template <typename T>
+Variable<T> separable_conv2d(const Variable<T>& x, const Variable<T>& depthwise_kernel,
+                             const Variable<T>& pointwise_kernel, const std::optional<Variable<T>>& bias,
+                             std::array<int64_t, 2> strides, std::array<int64_t, 2> dilation, Padding padding,
+                             SeparableActivation activation);
 
 }  // namespace sepconv

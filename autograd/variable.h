@@ -39,6 +39,16 @@ class Variable {
   // grad += g. The shape must match the value's; `op` names the operation whose
   // backward produced g, for the error message.
   void add_grad(const Tensor<T>& g, const char* op) const;
+  // Like add_grad, for a gradient the caller owns outright (no other handle
+  // shares its storage): the first contribution is adopted without a copy.
+  void add_grad_owned(Tensor<T>&& g, const char* op) const {
+    if (!node_->has_grad && g.shape() == node_->value.shape()) {
+      node_->grad = std::move(g);
+      node_->has_grad = true;
+      return;
+    }
+    add_grad(g, op);
+  }
   // Like add_grad, but lets the caller write into the gradient buffer directly:
   // returns the buffer, zero-filled if this is the first contribution.
   Tensor<T>& grad_buffer() const;

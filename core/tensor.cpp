@@ -5,6 +5,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <mutex>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -34,27 +37,143 @@ int64_t shape_size(const Shape& shape) {
 namespace {
 constexpr size_t kAlignment = 64;  // a cache line, and one AVX-512 register
 
+// The storage cache. Blocks of kCachedMin bytes and more are rounded up to a
+// size class (eighths of a power of two, so at most 12.5% is wasted) and, when
+// their last tensor goes away, kept on a free list for that class instead of
+// being freed: the next step of a training loop asks for the same sizes and gets
+// pages that are already mapped. Smaller blocks go straight to malloc, whose
+// own free lists serve them well. Idle memory is capped (kIdleCap); past it,
+// freed blocks go back to the OS.
+constexpr size_t kCachedMin = size_t(64) << 10;
+constexpr size_t kIdleCap = size_t(2) << 30;
+
+size_t size_class(size_t bytes) {
+  if (bytes < kCachedMin) return (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  const int top = 63 - __builtin_clzll(bytes);
+  const size_t step = size_t(1) << (top - 3);
+  return (bytes + step - 1) / step * step;
+}
+
+class StorageCache {
+ public:
+  void* take(size_t bytes, bool& reused) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = free_.find(bytes);
+      if (it != free_.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        idle_ -= bytes;
+        live_ += bytes;
+        ++hits_;
+        reused = true;
+        return p;
+      }
+      ++misses_;
+      live_ += bytes;
+    }
+    reused = false;
+    void* p = std::aligned_alloc(kAlignment, bytes);
+    if (!p) {
+      release();  // idle blocks of other sizes may be what stands in the way
+      p = std::aligned_alloc(kAlignment, bytes);
+    }
+    if (!p) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      live_ -= bytes;
+      throw std::bad_alloc();
+    }
+    return p;
+  }
+
+  void give(void* p, size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      live_ -= bytes;
+      if (idle_ + bytes <= kIdleCap) {
+        free_[bytes].push_back(p);
+        idle_ += bytes;
+        return;
+      }
+    }
+    std::free(p);
+  }
+
+  void release() {
+    std::map<size_t, std::vector<void*>> blocks;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      blocks.swap(free_);
+      idle_ = 0;
+    }
+    for (auto& [bytes, list] : blocks)
+      for (void* p : list) std::free(p);
+  }
+
+  StorageCacheStats stats() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    StorageCacheStats s;
+    s.cached_bytes = static_cast<int64_t>(idle_);
+    s.live_bytes = static_cast<int64_t>(live_);
+    s.hits = hits_;
+    s.misses = misses_;
+    return s;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<size_t, std::vector<void*>> free_;
+  size_t idle_ = 0, live_ = 0;
+  int64_t hits_ = 0, misses_ = 0;
+};
+
+// Never destroyed: tensors held by other static objects may outlive any
+// destructor order we could arrange.
+StorageCache& storage_cache() {
+  static StorageCache* cache = new StorageCache;
+  return *cache;
+}
+
 template <typename T>
-std::shared_ptr<T> allocate(int64_t n) {
-  size_t bytes = static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(T);
-  bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  void* p = std::aligned_alloc(kAlignment, bytes);
-  if (!p) throw std::bad_alloc();
-  std::memset(p, 0, bytes);
-  return std::shared_ptr<T>(static_cast<T*>(p), [](T* q) { std::free(q); });
+std::shared_ptr<T> allocate(int64_t n, bool zero) {
+  const size_t bytes = size_class(static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(T));
+  if (bytes < kCachedMin) {
+    void* p = std::aligned_alloc(kAlignment, bytes);
+    if (!p) throw std::bad_alloc();
+    if (zero) std::memset(p, 0, bytes);
+    return std::shared_ptr<T>(static_cast<T*>(p), [](T* q) { std::free(q); });
+  }
+  bool reused = false;
+  void* p = storage_cache().take(bytes, reused);
+  // Fresh blocks from aligned_alloc of this size come from mmap and are already
+  // zero, but only glibc promises that; zero both kinds when asked.
+  if (zero) std::memset(p, 0, bytes);
+  return std::shared_ptr<T>(static_cast<T*>(p), [bytes](T* q) { storage_cache().give(q, bytes); });
 }
 }  // namespace
 
-template <typename T>
-Tensor<T>::Tensor(Shape shape) : shape_(std::move(shape)), size_(shape_size(shape_)), data_(allocate<T>(size_)) {}
+StorageCacheStats storage_cache_stats() { return storage_cache().stats(); }
+void release_cached_storage() { storage_cache().release(); }
 
 template <typename T>
-Tensor<T>::Tensor(Shape shape, T fill_value) : Tensor(std::move(shape)) {
+Tensor<T>::Tensor(Shape shape) : shape_(std::move(shape)), size_(shape_size(shape_)), data_(allocate<T>(size_, true)) {}
+
+template <typename T>
+Tensor<T>::Tensor(Shape shape, UninitializedTag)
+    : shape_(std::move(shape)), size_(shape_size(shape_)), data_(allocate<T>(size_, false)) {}
+
+template <typename T>
+Tensor<T> Tensor<T>::uninitialized(const Shape& shape) {
+  return Tensor(shape, UninitializedTag{});
+}
+
+template <typename T>
+Tensor<T>::Tensor(Shape shape, T fill_value) : Tensor(std::move(shape), UninitializedTag{}) {
   fill(fill_value);
 }
 
 template <typename T>
-Tensor<T>::Tensor(Shape shape, const std::vector<T>& values) : Tensor(std::move(shape)) {
+Tensor<T>::Tensor(Shape shape, const std::vector<T>& values) : Tensor(std::move(shape), UninitializedTag{}) {
   if (static_cast<int64_t>(values.size()) != size_)
     throw ShapeError(fmt::format("Tensor of shape {} needs {} values, received {}", shape_str(shape_), size_,
                                  values.size()));
@@ -76,7 +195,7 @@ T Tensor<T>::item() const {
 
 template <typename T>
 Tensor<T> Tensor<T>::clone() const {
-  Tensor out(shape_);
+  Tensor out(shape_, UninitializedTag{});
   if (size_) std::memcpy(out.data(), data(), static_cast<size_t>(size_) * sizeof(T));
   return out;
 }

@@ -44,6 +44,9 @@ class Tensor {
   Tensor(Shape shape, const std::vector<T>& values);  // values.size() must match
 
   static Tensor zeros(const Shape& shape) { return Tensor(shape); }
+  // Storage left uninitialized, for callers that overwrite every element:
+  // skips the zero-fill (a full pass over memory) that the constructors do.
+  static Tensor uninitialized(const Shape& shape);
   static Tensor full(const Shape& shape, T value) { return Tensor(shape, value); }
   static Tensor scalar(T value) { return Tensor(Shape{}, value); }
 
@@ -75,10 +78,26 @@ class Tensor {
   std::vector<T> to_vector() const { return std::vector<T>(begin(), end()); }
 
  private:
+  struct UninitializedTag {};
+  Tensor(Shape shape, UninitializedTag);
+
   Shape shape_{0};
   int64_t size_ = 0;
   std::shared_ptr<T> data_;
 };
+
+// Storage of 64 KiB and more is recycled through a size-bucketed cache instead
+// of going back to the OS, because fresh pages are expensive to fault in (about
+// 12 us per 4 KiB page on our virtual machines) and training allocates the same
+// sizes every step. These report and empty that cache.
+struct StorageCacheStats {
+  int64_t cached_bytes = 0;   // idle blocks held for reuse
+  int64_t live_bytes = 0;     // cache-managed blocks in use by tensors
+  int64_t hits = 0, misses = 0;
+};
+StorageCacheStats storage_cache_stats();
+// Frees every idle block back to the OS (blocks in use are unaffected).
+void release_cached_storage();
 
 // Element-type conversion (float <-> double), always a copy.
 template <typename To, typename From>

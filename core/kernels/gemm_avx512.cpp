@@ -1,0 +1,333 @@
+// AVX-512 SGEMM building blocks (see gemm_kernels.h). Compiled with AVX-512
+// flags; everything here is internal linkage except the entry points, so no
+// AVX-512 code can leak into generic paths through shared inline functions.
+//
+// Why our own: Debian's OpenBLAS is pinned to its Haswell (AVX2) kernels on
+// this machine (OPENBLAS_CORETYPE), half the FMA width the CPU has. The shapes
+// of a separable convolution are also friendly to a simple design: m (pixels)
+// is large, k (channels) and n (filters) are at most a few hundred, so B fits
+// in L2 once packed, A can be read in place, and a whole k-loop runs in
+// registers, which lets the bias and the activation be applied on the one
+// store of each C tile.
+// GCC 12 warns about _mm512_undefined_ps() inside its own intrinsics.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <new>
+#include <cstdint>
+#include <utility>
+
+#include "core/kernels/gemm_kernels.h"
+
+namespace sepconv::kernels {
+
+namespace {
+
+constexpr int64_t kPanel = 64;  // columns per packed panel (4 vectors)
+
+inline __mmask16 tail_mask(int64_t cols) {  // cols in 1..16
+  return static_cast<__mmask16>(cols >= 16 ? 0xFFFF : ((1u << cols) - 1));
+}
+
+// One MR x (NV*16) tile of C over the full k loop. `b` points at the panel's
+// first row (row stride NV*16); `last` masks the final vector's columns.
+template <int MR, int NV>
+__attribute__((always_inline)) inline void nn_tile(int64_t k, const float* __restrict a, int64_t lda,
+                                                   const float* __restrict b, float* __restrict c, int64_t ldc,
+                                                   __mmask16 last, bool accumulate, const float* bias, bool relu,
+                                                   uint16_t* bits, int64_t bits_stride, bool stream) {
+  constexpr int W = NV * 16;
+  __m512 acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+  const float* ar[MR];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) ar[i] = a + i * lda;
+  for (int64_t p = 0; p < k; ++p) {
+    __m512 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + p * W + v * 16);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i) {
+      const __m512 ai = _mm512_set1_ps(ar[i][p]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+    }
+  }
+  __m512 bias_v[NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v)
+    bias_v[v] = bias ? _mm512_maskz_loadu_ps(v == NV - 1 ? last : 0xFFFF, bias + v * 16) : _mm512_setzero_ps();
+  const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) {
+    float* ci = c + i * ldc;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const __mmask16 mask = v == NV - 1 ? last : 0xFFFF;
+      __m512 r = acc[i][v];
+      if (accumulate) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mask, ci + v * 16));
+      if (bias) r = _mm512_add_ps(r, bias_v[v]);
+      if (relu) r = _mm512_max_ps(r, zero);
+      if (bits) bits[i * bits_stride + v] = _mm512_mask_cmp_ps_mask(mask, r, zero, _CMP_GT_OQ);
+      float* dst = ci + v * 16;
+      if (stream && mask == 0xFFFF && (reinterpret_cast<uintptr_t>(dst) & 63) == 0)
+        _mm512_stream_ps(dst, r);  // no read-for-ownership of a line we overwrite whole
+      else
+        _mm512_mask_storeu_ps(dst, mask, r);
+    }
+  }
+}
+
+// Rows per tile for a panel of NV vectors: 24 accumulators in all, leaving
+// registers for the B row and the broadcast.
+template <int NV>
+constexpr int nn_rows() {
+  return NV == 4 ? 6 : NV == 3 ? 8 : NV == 2 ? 12 : 24;
+}
+
+// Dispatches a short final tile (rows < MR) to the instance with that many rows.
+template <int NV, int R = nn_rows<NV>()>
+inline void nn_tile_rows(int rows, int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
+                         __mmask16 last, bool accumulate, const float* bias, bool relu, uint16_t* bits,
+                         int64_t bits_stride, bool stream) {
+  if constexpr (R >= 1) {
+    if (rows == R) return nn_tile<R, NV>(k, a, lda, b, c, ldc, last, accumulate, bias, relu, bits, bits_stride, stream);
+    return nn_tile_rows<NV, R - 1>(rows, k, a, lda, b, c, ldc, last, accumulate, bias, relu, bits, bits_stride,
+                                   stream);
+  }
+}
+
+template <int NV>
+void nn_panel(int64_t m, int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
+              __mmask16 last, bool accumulate, const float* bias, bool relu, uint16_t* bits, int64_t bits_stride,
+              bool stream) {
+  constexpr int MR = nn_rows<NV>();
+  int64_t i = 0;
+  for (; i + MR <= m; i += MR)
+    nn_tile<MR, NV>(k, a + i * lda, lda, b, c + i * ldc, ldc, last, accumulate, bias, relu,
+                    bits ? bits + i * bits_stride : nullptr, bits_stride, stream);
+  if (i < m)
+    nn_tile_rows<NV>(static_cast<int>(m - i), k, a + i * lda, lda, b, c + i * ldc, ldc, last, accumulate, bias, relu,
+                     bits ? bits + i * bits_stride : nullptr, bits_stride, stream);
+}
+
+// Per-thread scratch for packing, grown on demand and kept: no allocation per call.
+struct Scratch {
+  float* data = nullptr;
+  size_t floats = 0;
+  ~Scratch() { std::free(data); }
+  float* get(size_t n) {
+    if (n > floats) {
+      std::free(data);
+      floats = std::max(n, floats * 2);
+      data = static_cast<float*>(std::aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64));
+      if (!data) {
+        floats = 0;
+        throw std::bad_alloc();
+      }
+    }
+    return data;
+  }
+};
+thread_local Scratch tn_scratch;
+
+// C tile (rows <= MR of k) x (NV*16 columns of n) += sum over m of A[p][i] * Bp[p][j]:
+// A is read in place (MR consecutive floats of each row, broadcast), B comes
+// packed (m x NV*16, contiguous) so it streams from L1 for every tile.
+template <int MR, int NV>
+void tn_tile(int64_t m, const float* __restrict a, int64_t lda, const float* __restrict bp, float* __restrict c,
+             int64_t ldc, int rows, __mmask16 last) {
+  constexpr int W = NV * 16;
+  __m512 acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < m; ++p) {
+    const float* ap = a + p * lda;
+    __m512 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(bp + p * W + v * 16);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i) {
+      const __m512 ai = _mm512_set1_ps(ap[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+    }
+  }
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) {
+    if (i >= rows) break;
+    float* ci = c + i * ldc;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const __mmask16 mask = v == NV - 1 ? last : 0xFFFF;
+      _mm512_mask_storeu_ps(ci + v * 16, mask, _mm512_add_ps(acc[i][v], _mm512_maskz_loadu_ps(mask, ci + v * 16)));
+    }
+  }
+}
+
+template <int NV, int R = nn_rows<NV>()>
+inline void tn_tile_rows(int rows, int64_t m, const float* a, int64_t lda, const float* bp, float* c, int64_t ldc,
+                         __mmask16 last) {
+  if constexpr (R >= 1) {
+    if (rows == R) return tn_tile<R, NV>(m, a, lda, bp, c, ldc, R, last);
+    return tn_tile_rows<NV, R - 1>(rows, m, a, lda, bp, c, ldc, last);
+  }
+}
+
+template <int NV>
+void tn_panel(int64_t m, int64_t k, int64_t cols, const float* a, int64_t lda, const float* bp, float* c,
+              int64_t ldc) {
+  constexpr int MR = nn_rows<NV>();
+  const __mmask16 last = tail_mask(cols - (cols - 1) / 16 * 16);
+  int64_t t = 0;
+  for (; t + MR <= k; t += MR) tn_tile<MR, NV>(m, a + t, lda, bp, c + t * ldc, ldc, MR, last);
+  if (t < k) tn_tile_rows<NV>(static_cast<int>(k - t), m, a + t, lda, bp, c + t * ldc, ldc, last);
+}
+
+}  // namespace
+
+int64_t packed_b_floats_avx512(int64_t k, int64_t n) { return k * ((n + 15) / 16 * 16); }
+
+void pack_b_avx512(int64_t k, int64_t n, const float* b, int64_t rs, int64_t cs, float* packed) {
+  for (int64_t j0 = 0; j0 < n; j0 += kPanel) {
+    const int64_t cols = std::min(kPanel, n - j0);
+    const int64_t width = (cols + 15) / 16 * 16;
+    float* out = packed + j0 * k;  // earlier panels are all kPanel wide
+    for (int64_t p = 0; p < k; ++p) {
+      float* row = out + p * width;
+      const float* src = b + p * rs + j0 * cs;
+      if (cs == 1) {
+        std::copy(src, src + cols, row);
+      } else {
+        for (int64_t j = 0; j < cols; ++j) row[j] = src[j * cs];
+      }
+      std::fill(row + cols, row + width, 0.0f);
+    }
+  }
+}
+
+void gemm_packed_avx512(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* packed_b,
+                        float* c, int64_t ldc, bool accumulate, const float* bias, bool relu, uint16_t* relu_bits,
+                        int64_t bits_stride, bool stream) {
+  if (m <= 0 || n <= 0) return;
+  // A block of rows stays in L2 while every column panel passes over it.
+  const int64_t block = std::clamp<int64_t>((96 << 10) / std::max<int64_t>(k, 1) / 24 * 24, 24, 480);
+  for (int64_t i0 = 0; i0 < m; i0 += block) {
+    const int64_t rows = std::min(block, m - i0);
+    const float* ab = a + i0 * lda;
+    float* cb = c + i0 * ldc;
+    uint16_t* bb = relu_bits ? relu_bits + i0 * bits_stride : nullptr;
+    for (int64_t j0 = 0; j0 < n; j0 += kPanel) {
+      const int64_t cols = std::min(kPanel, n - j0);
+      const float* bp = packed_b + j0 * k;
+      const float* bj = bias ? bias + j0 : nullptr;
+      const __mmask16 last = tail_mask(cols - (cols - 1) / 16 * 16);
+      switch ((cols + 15) / 16) {
+        case 4: nn_panel<4>(rows, k, ab, lda, bp, cb + j0, ldc, last, accumulate, bj, relu, bb ? bb + j0 / 16 : nullptr,
+                                bits_stride, stream); break;
+        case 3: nn_panel<3>(rows, k, ab, lda, bp, cb + j0, ldc, last, accumulate, bj, relu, bb ? bb + j0 / 16 : nullptr,
+                                bits_stride, stream); break;
+        case 2: nn_panel<2>(rows, k, ab, lda, bp, cb + j0, ldc, last, accumulate, bj, relu, bb ? bb + j0 / 16 : nullptr,
+                                bits_stride, stream); break;
+        default: nn_panel<1>(rows, k, ab, lda, bp, cb + j0, ldc, last, accumulate, bj, relu, bb ? bb + j0 / 16 : nullptr,
+                                bits_stride, stream); break;
+      }
+    }
+  }
+  if (stream) _mm_sfence();  // streaming stores are weakly ordered: publish them before returning
+}
+
+void gemm_tn_accumulate_avx512(int64_t m, int64_t k, int64_t n, const float* a, int64_t lda, const float* b,
+                               int64_t ldb, float* c, int64_t ldc) {
+  if (m <= 0 || n <= 0 || k <= 0) return;
+  // Blocks of m rows: the rows of A stay in L2 and one packed panel of B
+  // (block x 64 floats) in L1 while every tile of C passes over them. The
+  // block size is a constant, so the summation order depends on the shape alone.
+  constexpr int64_t block = 96;
+  float* bp = tn_scratch.get(static_cast<size_t>(block * kPanel));
+  for (int64_t p0 = 0; p0 < m; p0 += block) {
+    const int64_t rows = std::min(block, m - p0);
+    const float* ap = a + p0 * lda;
+    for (int64_t j0 = 0; j0 < n; j0 += kPanel) {
+      const int64_t cols = std::min(kPanel, n - j0);
+      const int nv = static_cast<int>((cols + 15) / 16);
+      const __mmask16 last = tail_mask(cols - (cols - 1) / 16 * 16);
+      const bool prefetch_next = j0 == 0 && p0 + block < m;
+      for (int64_t p = 0; p < rows; ++p) {
+        const float* src = b + (p0 + p) * ldb + j0;
+        float* dst = bp + p * nv * 16;
+        if (prefetch_next && p0 + block + p < m) {
+          // Rows of the next block are a fixed stride apart and would each
+          // start with a cache miss; fetch them into L2 while this block runs.
+          const char* na = reinterpret_cast<const char*>(a + (p0 + block + p) * lda);
+          const char* nb = reinterpret_cast<const char*>(b + (p0 + block + p) * ldb);
+          for (int64_t off = 0; off < k * 4; off += 64) _mm_prefetch(na + off, _MM_HINT_T1);
+          for (int64_t off = 0; off < n * 4; off += 64) _mm_prefetch(nb + off, _MM_HINT_T1);
+        }
+        for (int v = 0; v < nv; ++v)
+          _mm512_store_ps(dst + v * 16, _mm512_maskz_loadu_ps(v == nv - 1 ? last : 0xFFFF, src + v * 16));
+      }
+      switch (nv) {
+        case 4: tn_panel<4>(rows, k, cols, ap, lda, bp, c + j0, ldc); break;
+        case 3: tn_panel<3>(rows, k, cols, ap, lda, bp, c + j0, ldc); break;
+        case 2: tn_panel<2>(rows, k, cols, ap, lda, bp, c + j0, ldc); break;
+        default: tn_panel<1>(rows, k, cols, ap, lda, bp, c + j0, ldc); break;
+      }
+    }
+  }
+}
+
+namespace {
+// Up to 8 column groups (128 columns) of rows [0, rows), row after row, the
+// groups' running sums in registers.
+template <int G>
+void relu_backward_chunk(int64_t rows, int64_t n, int64_t g0, int ng, __mmask16 last_mask, const float* dy,
+                         const uint16_t* bits, int64_t bits_stride, float* dz, float* sums) {
+  __m512 acc[G];
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g) {
+    const __mmask16 m = g == ng - 1 ? last_mask : 0xFFFF;
+    acc[g] = (sums && g < ng) ? _mm512_maskz_loadu_ps(m, sums + (g0 + g) * 16) : _mm512_setzero_ps();
+  }
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* d = dy + i * n + g0 * 16;
+    float* z = dz + i * n + g0 * 16;
+    const uint16_t* b = bits + i * bits_stride + g0;
+#pragma GCC unroll 8
+    for (int g = 0; g < G; ++g) {
+      if (g >= ng) break;
+      const __mmask16 m = g == ng - 1 ? last_mask : 0xFFFF;
+      const __m512 v = _mm512_maskz_loadu_ps(static_cast<__mmask16>(b[g] & m), d + g * 16);
+      _mm512_mask_storeu_ps(z + g * 16, m, v);
+      acc[g] = _mm512_add_ps(acc[g], v);
+    }
+  }
+  if (sums)
+#pragma GCC unroll 8
+    for (int g = 0; g < G; ++g) {
+      if (g >= ng) break;
+      _mm512_mask_storeu_ps(sums + (g0 + g) * 16, g == ng - 1 ? last_mask : 0xFFFF, acc[g]);
+    }
+}
+}  // namespace
+
+void relu_backward_avx512(int64_t rows, int64_t n, const float* dy, const uint16_t* bits, int64_t bits_stride,
+                          float* dz, float* sums) {
+  const int64_t groups = (n + 15) / 16;
+  const __mmask16 last = tail_mask(n - (groups - 1) * 16);
+  // Chunks of 8 column groups, each read row after row (sequential memory for
+  // the common n <= 128) with its running sums in registers; rows are added in order.
+  for (int64_t g0 = 0; g0 < groups; g0 += 8) {
+    const int ng = static_cast<int>(std::min<int64_t>(8, groups - g0));
+    relu_backward_chunk<8>(rows, n, g0, ng, g0 + ng == groups ? last : 0xFFFF, dy, bits, bits_stride, dz, sums);
+  }
+}
+
+}  // namespace sepconv::kernels

@@ -1,0 +1,94 @@
+#include "layers/dense.h"
+
+#include <fmt/format.h>
+
+#include "autograd/nn_ops.h"
+#include "layers/layer_checks.h"
+
+namespace sepconv {
+
+using layer_detail::serialize_or_null;
+
+DenseOptions::DenseOptions(int64_t units) : units_(units) {
+  if (units <= 0)
+    throw ValueError(fmt::format(
+        "Received an invalid value for `units`, expected a positive integer. Received: units={}", units));
+  kernel_initializer_ = get_initializer("glorot_uniform");
+  bias_initializer_ = get_initializer("zeros");
+}
+
+DenseOptions& DenseOptions::activation(const nlohmann::json& id) {
+  activation_ = canonical_activation_name(id);  // throws for an unknown name
+  return *this;
+}
+DenseOptions& DenseOptions::kernel_initializer(std::shared_ptr<Initializer> i) {
+  if (!i) throw ValueError("Could not interpret initializer identifier: None (kernel_initializer must not be None)");
+  kernel_initializer_ = std::move(i);
+  return *this;
+}
+DenseOptions& DenseOptions::bias_initializer(std::shared_ptr<Initializer> i) {
+  if (!i) throw ValueError("Could not interpret initializer identifier: None (bias_initializer must not be None)");
+  bias_initializer_ = std::move(i);
+  return *this;
+}
+
+template <typename T>
+Dense<T>::Dense(const DenseOptions& o)
+    : Layer<T>(o.name_.empty() ? unique_layer_name("dense") : o.name_),
+      options_(o),
+      activation_(get_activation<T>(o.activation_)) {
+  this->set_activity_regularizer(o.activity_regularizer_);
+}
+
+template <typename T>
+Shape Dense<T>::compute_output_shape(const Shape& s) const {
+  layer_detail::require_input_min_ndim(this->name(), s, 2);
+  if (this->built()) layer_detail::require_input_axis(this->name(), s, -1, this->weight("kernel").variable.shape()[0]);
+  Shape out = s;
+  out.back() = options_.units_;
+  return out;
+}
+
+template <typename T>
+void Dense<T>::build(const Shape& s) {
+  layer_detail::require_input_min_ndim(this->name(), s, 2);
+  if (s.back() <= 0)
+    throw ShapeError(fmt::format("Layer \"{}\": the last dimension of the inputs to a Dense layer should be defined "
+                                 "and positive. Received input shape {}",
+                                 this->name(), shape_str(s)));
+  this->add_weight("kernel", {s.back(), options_.units_}, options_.kernel_initializer_, options_.kernel_regularizer_,
+                   options_.kernel_constraint_);
+  if (options_.use_bias_)
+    this->add_weight("bias", {options_.units_}, options_.bias_initializer_, options_.bias_regularizer_,
+                     options_.bias_constraint_);
+  this->built_ = true;
+}
+
+template <typename T>
+Variable<T> Dense<T>::call(const Variable<T>& x, bool) {
+  compute_output_shape(x.shape());
+  std::optional<Variable<T>> b;
+  if (options_.use_bias_) b = bias();
+  return activation_(dense<T>(x, kernel(), b));
+}
+
+template <typename T>
+nlohmann::json Dense<T>::get_config() const {
+  nlohmann::json c = Layer<T>::get_config();
+  c["units"] = options_.units_;
+  c["activation"] = options_.activation_;
+  c["use_bias"] = options_.use_bias_;
+  c["kernel_initializer"] = serialize_or_null(options_.kernel_initializer_);
+  c["bias_initializer"] = serialize_or_null(options_.bias_initializer_);
+  c["kernel_regularizer"] = serialize_or_null(options_.kernel_regularizer_);
+  c["bias_regularizer"] = serialize_or_null(options_.bias_regularizer_);
+  c["activity_regularizer"] = serialize_or_null(this->activity_regularizer());
+  c["kernel_constraint"] = serialize_or_null(options_.kernel_constraint_);
+  c["bias_constraint"] = serialize_or_null(options_.bias_constraint_);
+  return c;
+}
+
+template class Dense<float>;
+template class Dense<double>;
+
+}  // namespace sepconv

@@ -1,0 +1,156 @@
+#include "layers/depthwise_conv2d.h"
+
+#include <fmt/format.h>
+
+#include "autograd/ops.h"
+#include "layers/layer_checks.h"
+
+namespace sepconv {
+
+using layer_detail::serialize_or_null;
+
+namespace {
+nlohmann::json pair_json(std::array<int64_t, 2> v) { return nlohmann::json::array({v[0], v[1]}); }
+}  // namespace
+
+DepthwiseConv2DOptions::DepthwiseConv2DOptions(std::array<int64_t, 2> kernel_size) : kernel_size_(kernel_size) {
+  if (kernel_size[0] <= 0 || kernel_size[1] <= 0)
+    throw ValueError(fmt::format("The argument `kernel_size` cannot contain 0. Received kernel_size=({}, {})",
+                                 kernel_size[0], kernel_size[1]));
+  depthwise_initializer_ = get_initializer("glorot_uniform");
+  bias_initializer_ = get_initializer("zeros");
+}
+
+void DepthwiseConv2DOptions::check_strides_dilation() const {
+  if (std::max(strides_[0], strides_[1]) > 1 && std::max(dilation_rate_[0], dilation_rate_[1]) > 1)
+    throw ValueError(fmt::format("`strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
+                                 "strides=({}, {}) and dilation_rate=({}, {})",
+                                 strides_[0], strides_[1], dilation_rate_[0], dilation_rate_[1]));
+}
+
+DepthwiseConv2DOptions& DepthwiseConv2DOptions::strides(std::array<int64_t, 2> s) {
+  if (s[0] <= 0 || s[1] <= 0)
+    throw ValueError(fmt::format("The argument `strides` cannot contains 0(s). Received: strides=({}, {})", s[0], s[1]));
+  strides_ = s;
+  check_strides_dilation();
+  return *this;
+}
+DepthwiseConv2DOptions& DepthwiseConv2DOptions::dilation_rate(std::array<int64_t, 2> d) {
+  if (d[0] <= 0 || d[1] <= 0)
+    throw ValueError(fmt::format("The argument `dilation_rate` cannot contain 0(s). Received: dilation_rate=({}, {})",
+                                 d[0], d[1]));
+  dilation_rate_ = d;
+  check_strides_dilation();
+  return *this;
+}
+DepthwiseConv2DOptions& DepthwiseConv2DOptions::padding(const std::string& p) {
+  padding_ = parse_padding(p);
+  return *this;
+}
+DepthwiseConv2DOptions& DepthwiseConv2DOptions::depth_multiplier(int64_t m) {
+  if (m <= 0)
+    throw ValueError(fmt::format(
+        "Invalid value for argument `depth_multiplier`. Expected a strictly positive value. Received "
+        "depth_multiplier={}",
+        m));
+  depth_multiplier_ = m;
+  return *this;
+}
+DepthwiseConv2DOptions& DepthwiseConv2DOptions::activation(const nlohmann::json& id) {
+  activation_ = canonical_activation_name(id);
+  return *this;
+}
+DepthwiseConv2DOptions& DepthwiseConv2DOptions::depthwise_initializer(std::shared_ptr<Initializer> i) {
+  if (!i) throw ValueError("Could not interpret initializer identifier: None (depthwise_initializer must not be None)");
+  depthwise_initializer_ = std::move(i);
+  return *this;
+}
+DepthwiseConv2DOptions& DepthwiseConv2DOptions::bias_initializer(std::shared_ptr<Initializer> i) {
+  if (!i) throw ValueError("Could not interpret initializer identifier: None (bias_initializer must not be None)");
+  bias_initializer_ = std::move(i);
+  return *this;
+}
+
+template <typename T>
+DepthwiseConv2D<T>::DepthwiseConv2D(const DepthwiseConv2DOptions& o)
+    : Layer<T>(o.name_.empty() ? unique_layer_name("depthwise_conv2d") : o.name_),
+      options_(o),
+      data_format_(parse_data_format(o.data_format_ ? *o.data_format_ : image_data_format())),
+      activation_(get_activation<T>(o.activation_)) {
+  this->set_activity_regularizer(o.activity_regularizer_);
+}
+
+template <typename T>
+Shape DepthwiseConv2D<T>::compute_output_shape(const Shape& s) const {
+  layer_detail::require_input_ndim(this->name(), s, 4);
+  const bool cf = data_format_ == DataFormat::ChannelsFirst;
+  const int64_t c = cf ? s[1] : s[3];
+  if (this->built()) layer_detail::require_input_axis(this->name(), s, cf ? 1 : -1, this->weight("kernel").variable.shape()[2]);
+  const auto& o = options_;
+  const int64_t h = cf ? s[2] : s[1], w = cf ? s[3] : s[2];
+  const int64_t oh = conv_output_length(h, o.kernel_size_[0], o.strides_[0], o.dilation_rate_[0], o.padding_);
+  const int64_t ow = conv_output_length(w, o.kernel_size_[1], o.strides_[1], o.dilation_rate_[1], o.padding_);
+  if (oh <= 0 || ow <= 0)
+    throw ValueError(fmt::format(
+        "Computed output size would be negative. Received `inputs shape={}`, `kernel shape=({}, {}, {}, {})`, "
+        "`dilation_rate=({}, {})`, layer \"{}\"",
+        shape_str(s), o.kernel_size_[0], o.kernel_size_[1], c, o.depth_multiplier_, o.dilation_rate_[0],
+        o.dilation_rate_[1], this->name()));
+  const int64_t oc = c * o.depth_multiplier_;
+  return cf ? Shape{s[0], oc, oh, ow} : Shape{s[0], oh, ow, oc};
+}
+
+template <typename T>
+void DepthwiseConv2D<T>::build(const Shape& s) {
+  compute_output_shape(s);
+  const int64_t c = data_format_ == DataFormat::ChannelsFirst ? s[1] : s[3];
+  if (c <= 0)
+    throw ShapeError(fmt::format("Layer \"{}\": the channel dimension of the inputs should be defined and positive. "
+                                 "Received input shape {}",
+                                 this->name(), shape_str(s)));
+  const auto& o = options_;
+  this->add_weight("kernel", {o.kernel_size_[0], o.kernel_size_[1], c, o.depth_multiplier_}, o.depthwise_initializer_,
+                   o.depthwise_regularizer_, o.depthwise_constraint_);
+  if (o.use_bias_)
+    this->add_weight("bias", {c * o.depth_multiplier_}, o.bias_initializer_, o.bias_regularizer_, o.bias_constraint_);
+  this->built_ = true;
+}
+
+template <typename T>
+Variable<T> DepthwiseConv2D<T>::call(const Variable<T>& x, bool) {
+  compute_output_shape(x.shape());
+  const bool cf = data_format_ == DataFormat::ChannelsFirst;
+  const auto& o = options_;
+  Variable<T> y = depthwise_conv2d<T>(cf ? nchw_to_nhwc(x) : x, this->weight("kernel").variable, o.strides_,
+                                      o.dilation_rate_, o.padding_);
+  if (o.use_bias_) y = bias_add<T>(y, this->weight("bias").variable);
+  y = activation_(y);
+  return cf ? nhwc_to_nchw(y) : y;
+}
+
+template <typename T>
+nlohmann::json DepthwiseConv2D<T>::get_config() const {
+  const auto& o = options_;
+  nlohmann::json c = Layer<T>::get_config();
+  c["kernel_size"] = pair_json(o.kernel_size_);
+  c["strides"] = pair_json(o.strides_);
+  c["padding"] = padding_name(o.padding_);
+  c["depth_multiplier"] = o.depth_multiplier_;
+  c["data_format"] = data_format_name(data_format_);
+  c["dilation_rate"] = pair_json(o.dilation_rate_);
+  c["activation"] = o.activation_;
+  c["use_bias"] = o.use_bias_;
+  c["depthwise_initializer"] = serialize_or_null(o.depthwise_initializer_);
+  c["bias_initializer"] = serialize_or_null(o.bias_initializer_);
+  c["depthwise_regularizer"] = serialize_or_null(o.depthwise_regularizer_);
+  c["bias_regularizer"] = serialize_or_null(o.bias_regularizer_);
+  c["activity_regularizer"] = serialize_or_null(this->activity_regularizer());
+  c["depthwise_constraint"] = serialize_or_null(o.depthwise_constraint_);
+  c["bias_constraint"] = serialize_or_null(o.bias_constraint_);
+  return c;
+}
+
+template class DepthwiseConv2D<float>;
+template class DepthwiseConv2D<double>;
+
+}  // namespace sepconv

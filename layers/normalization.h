@@ -1,0 +1,84 @@
+#pragma once
+// Keras's BatchNormalization.
+//
+// Training (call with training=true on a trainable layer): normalizes with the
+// batch's mean and biased variance over every axis but `axis`, and updates
+//   moving_mean     = moving_mean * momentum + batch_mean * (1 - momentum)
+//   moving_variance = moving_variance * momentum + batch_variance * (1 - momentum)
+// Inference (or a frozen layer, as in Keras 3): normalizes with the moving
+// statistics. Output: (x - mean) / sqrt(variance + epsilon) * gamma + beta.
+// Weights, in Keras's order: "gamma" (scale), "beta" (center), "moving_mean",
+// "moving_variance" (the last two non-trainable).
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "layers/layer.h"
+
+namespace sepconv {
+
+class BatchNormalizationOptions {
+ public:
+  BatchNormalizationOptions();
+  // The feature axis: the last (-1, default) or, for rank-4 channels_first
+  // data, 1. Other axes are a ValueError when the layer is built.
+  BatchNormalizationOptions& axis(int64_t a) { axis_ = a; return *this; }
+  BatchNormalizationOptions& momentum(double m);
+  BatchNormalizationOptions& epsilon(double e);
+  BatchNormalizationOptions& center(bool c) { center_ = c; return *this; }
+  BatchNormalizationOptions& scale(bool s) { scale_ = s; return *this; }
+  BatchNormalizationOptions& beta_initializer(const nlohmann::json& id) { return beta_initializer(get_initializer(id)); }
+  BatchNormalizationOptions& beta_initializer(std::shared_ptr<Initializer> i);
+  BatchNormalizationOptions& gamma_initializer(const nlohmann::json& id) { return gamma_initializer(get_initializer(id)); }
+  BatchNormalizationOptions& gamma_initializer(std::shared_ptr<Initializer> i);
+  BatchNormalizationOptions& moving_mean_initializer(const nlohmann::json& id) {
+    return moving_mean_initializer(get_initializer(id));
+  }
+  BatchNormalizationOptions& moving_mean_initializer(std::shared_ptr<Initializer> i);
+  BatchNormalizationOptions& moving_variance_initializer(const nlohmann::json& id) {
+    return moving_variance_initializer(get_initializer(id));
+  }
+  BatchNormalizationOptions& moving_variance_initializer(std::shared_ptr<Initializer> i);
+  BatchNormalizationOptions& beta_regularizer(const nlohmann::json& id) { return beta_regularizer(get_regularizer(id)); }
+  BatchNormalizationOptions& beta_regularizer(std::shared_ptr<Regularizer> r) { beta_regularizer_ = std::move(r); return *this; }
+  BatchNormalizationOptions& gamma_regularizer(const nlohmann::json& id) { return gamma_regularizer(get_regularizer(id)); }
+  BatchNormalizationOptions& gamma_regularizer(std::shared_ptr<Regularizer> r) { gamma_regularizer_ = std::move(r); return *this; }
+  BatchNormalizationOptions& beta_constraint(const nlohmann::json& id) { return beta_constraint(get_constraint(id)); }
+  BatchNormalizationOptions& beta_constraint(std::shared_ptr<Constraint> c) { beta_constraint_ = std::move(c); return *this; }
+  BatchNormalizationOptions& gamma_constraint(const nlohmann::json& id) { return gamma_constraint(get_constraint(id)); }
+  BatchNormalizationOptions& gamma_constraint(std::shared_ptr<Constraint> c) { gamma_constraint_ = std::move(c); return *this; }
+  BatchNormalizationOptions& name(std::string n) { name_ = std::move(n); return *this; }
+
+  int64_t axis_ = -1;
+  double momentum_ = 0.99, epsilon_ = 1e-3;
+  bool center_ = true, scale_ = true;
+  std::shared_ptr<Initializer> beta_initializer_, gamma_initializer_, moving_mean_initializer_,
+      moving_variance_initializer_;
+  std::shared_ptr<Regularizer> beta_regularizer_, gamma_regularizer_;
+  std::shared_ptr<Constraint> beta_constraint_, gamma_constraint_;
+  std::string name_;
+};
+
+template <typename T>
+class BatchNormalization : public Layer<T> {
+ public:
+  explicit BatchNormalization(const BatchNormalizationOptions& options = {});
+
+  void build(const Shape& input_shape) override;
+  Variable<T> call(const Variable<T>& x, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) const override;
+  nlohmann::json get_config() const override;
+  std::string class_name() const override { return "BatchNormalization"; }
+
+  const BatchNormalizationOptions& options() const { return options_; }
+  Tensor<T>& moving_mean() { return this->weight("moving_mean").variable.value(); }
+  Tensor<T>& moving_variance() { return this->weight("moving_variance").variable.value(); }
+
+ private:
+  // The axis as a non-negative index for an input of this rank (ValueError otherwise).
+  int64_t resolve_axis(int64_t rank) const;
+  BatchNormalizationOptions options_;
+  int64_t built_rank_ = 0;
+};
+
+}  // namespace sepconv

@@ -1,0 +1,111 @@
+#include "layers/pooling.h"
+
+#include "autograd/nn_ops.h"
+#include "autograd/ops.h"
+#include "layers/layer_checks.h"
+
+namespace sepconv {
+
+using layer_detail::require_input_ndim;
+using layer_detail::require_positive_pair;
+
+namespace {
+DataFormat resolve_data_format(const std::optional<std::string>& f) {
+  return parse_data_format(f ? *f : image_data_format());
+}
+nlohmann::json pair_json(std::array<int64_t, 2> v) { return nlohmann::json::array({v[0], v[1]}); }
+}  // namespace
+
+template <typename T>
+Pooling2D<T>::Pooling2D(const Pooling2DOptions& o, const char* default_name)
+    : Layer<T>(o.name_.empty() ? unique_layer_name(default_name) : o.name_),
+      pool_size_(require_positive_pair("pool_size", o.pool_size_)),
+      strides_(require_positive_pair("strides", o.strides_ ? *o.strides_ : o.pool_size_)),
+      padding_(parse_padding(o.padding_)),
+      data_format_(resolve_data_format(o.data_format_)) {}
+
+template <typename T>
+Shape Pooling2D<T>::compute_output_shape(const Shape& s) const {
+  require_input_ndim(this->name(), s, 4);
+  const bool cf = data_format_ == DataFormat::ChannelsFirst;
+  const int64_t h = cf ? s[2] : s[1], w = cf ? s[3] : s[2], c = cf ? s[1] : s[3];
+  const int64_t oh = conv_output_length(h, pool_size_[0], strides_[0], 1, padding_);
+  const int64_t ow = conv_output_length(w, pool_size_[1], strides_[1], 1, padding_);
+  if (oh <= 0 || ow <= 0)
+    throw ValueError(fmt::format("Computed output size would be negative or zero for layer \"{}\": output size ({}, "
+                                 "{}) for input shape {}, pool_size=({}, {}), strides=({}, {}), padding={}",
+                                 this->name(), oh, ow, shape_str(s), pool_size_[0], pool_size_[1], strides_[0],
+                                 strides_[1], padding_name(padding_)));
+  return cf ? Shape{s[0], c, oh, ow} : Shape{s[0], oh, ow, c};
+}
+
+template <typename T>
+Variable<T> Pooling2D<T>::call(const Variable<T>& x, bool) {
+  compute_output_shape(x.shape());  // the layer's own error before the op's
+  if (data_format_ == DataFormat::ChannelsFirst) return nhwc_to_nchw(pool(nchw_to_nhwc(x)));
+  return pool(x);
+}
+
+template <typename T>
+nlohmann::json Pooling2D<T>::get_config() const {
+  nlohmann::json c = Layer<T>::get_config();
+  c["pool_size"] = pair_json(pool_size_);
+  c["padding"] = padding_name(padding_);
+  c["strides"] = pair_json(strides_);
+  c["data_format"] = data_format_name(data_format_);
+  return c;
+}
+
+template <typename T>
+Variable<T> MaxPooling2D<T>::pool(const Variable<T>& x) const {
+  return max_pool2d<T>(x, this->pool_size(), this->strides(), this->padding());
+}
+
+template <typename T>
+Variable<T> AveragePooling2D<T>::pool(const Variable<T>& x) const {
+  return avg_pool2d<T>(x, this->pool_size(), this->strides(), this->padding());
+}
+
+template <typename T>
+GlobalAveragePooling2D<T>::GlobalAveragePooling2D(const GlobalPooling2DOptions& o)
+    : Layer<T>(o.name_.empty() ? unique_layer_name("global_average_pooling2d") : o.name_),
+      data_format_(resolve_data_format(o.data_format_)),
+      keepdims_(o.keepdims_) {}
+
+template <typename T>
+Shape GlobalAveragePooling2D<T>::compute_output_shape(const Shape& s) const {
+  require_input_ndim(this->name(), s, 4);
+  const bool cf = data_format_ == DataFormat::ChannelsFirst;
+  const int64_t c = cf ? s[1] : s[3];
+  if (!keepdims_) return {s[0], c};
+  return cf ? Shape{s[0], c, 1, 1} : Shape{s[0], 1, 1, c};
+}
+
+template <typename T>
+Variable<T> GlobalAveragePooling2D<T>::call(const Variable<T>& x, bool) {
+  compute_output_shape(x.shape());
+  if (data_format_ == DataFormat::ChannelsFirst) {
+    Variable<T> y = global_average_pool2d<T>(nchw_to_nhwc(x), keepdims_);
+    return keepdims_ ? nhwc_to_nchw(y) : y;
+  }
+  return global_average_pool2d<T>(x, keepdims_);
+}
+
+template <typename T>
+nlohmann::json GlobalAveragePooling2D<T>::get_config() const {
+  nlohmann::json c = Layer<T>::get_config();
+  c["data_format"] = data_format_name(data_format_);
+  c["keepdims"] = keepdims_;
+  return c;
+}
+
+template class Pooling2D<float>;
+template class Pooling2D<double>;
+template class MaxPooling2D<float>;
+template class MaxPooling2D<double>;
+template class AveragePooling2D<float>;
+template class AveragePooling2D<double>;
+template class GlobalAveragePooling2D<float>;
+template class GlobalAveragePooling2D<double>;
+
+}  // namespace sepconv

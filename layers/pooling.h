@@ -1,0 +1,111 @@
+#pragma once
+// Keras's 2-D pooling layers: MaxPooling2D, AveragePooling2D,
+// GlobalAveragePooling2D. NHWC inside; channels_first inputs are transposed at
+// the layer boundary.
+//
+//   auto pool = std::make_shared<MaxPooling2D<float>>(Pooling2DOptions(2));
+//   auto avg = std::make_shared<AveragePooling2D<float>>(Pooling2DOptions({3, 3}).strides(1).padding("same"));
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/geometry.h"
+#include "layers/keras_config.h"
+#include "layers/layer.h"
+
+namespace sepconv {
+
+// Keras's arguments of MaxPooling2D / AveragePooling2D.
+class Pooling2DOptions {
+ public:
+  Pooling2DOptions(int64_t pool_size = 2) : pool_size_{pool_size, pool_size} {}  // NOLINT: implicit, as Keras takes an int
+  Pooling2DOptions(std::array<int64_t, 2> pool_size) : pool_size_(pool_size) {}  // NOLINT
+  // Default: pool_size.
+  Pooling2DOptions& strides(int64_t s) { strides_ = std::array<int64_t, 2>{s, s}; return *this; }
+  Pooling2DOptions& strides(std::array<int64_t, 2> s) { strides_ = s; return *this; }
+  // "valid" (default) or "same", case-insensitive.
+  Pooling2DOptions& padding(std::string p) { padding_ = std::move(p); return *this; }
+  // "channels_last" / "channels_first"; default keras.config.image_data_format().
+  Pooling2DOptions& data_format(std::string f) { data_format_ = std::move(f); return *this; }
+  Pooling2DOptions& name(std::string n) { name_ = std::move(n); return *this; }
+
+  std::array<int64_t, 2> pool_size_;
+  std::optional<std::array<int64_t, 2>> strides_;
+  std::string padding_ = "valid";
+  std::optional<std::string> data_format_;
+  std::string name_;
+};
+
+// Shared by the two windowed poolings.
+template <typename T>
+class Pooling2D : public Layer<T> {
+ public:
+  Variable<T> call(const Variable<T>& x, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) const override;
+  nlohmann::json get_config() const override;
+
+  std::array<int64_t, 2> pool_size() const { return pool_size_; }
+  std::array<int64_t, 2> strides() const { return strides_; }
+  Padding padding() const { return padding_; }
+  DataFormat data_format() const { return data_format_; }
+
+ protected:
+  Pooling2D(const Pooling2DOptions& options, const char* default_name);
+  // The pooling op on NHWC data.
+  virtual Variable<T> pool(const Variable<T>& x) const = 0;
+
+ private:
+  std::array<int64_t, 2> pool_size_, strides_;
+  Padding padding_;
+  DataFormat data_format_;
+};
+
+template <typename T>
+class MaxPooling2D : public Pooling2D<T> {
+ public:
+  explicit MaxPooling2D(const Pooling2DOptions& options = {}) : Pooling2D<T>(options, "max_pooling2d") {}
+  std::string class_name() const override { return "MaxPooling2D"; }
+
+ protected:
+  Variable<T> pool(const Variable<T>& x) const override;
+};
+
+template <typename T>
+class AveragePooling2D : public Pooling2D<T> {
+ public:
+  explicit AveragePooling2D(const Pooling2DOptions& options = {}) : Pooling2D<T>(options, "average_pooling2d") {}
+  std::string class_name() const override { return "AveragePooling2D"; }
+
+ protected:
+  Variable<T> pool(const Variable<T>& x) const override;
+};
+
+class GlobalPooling2DOptions {
+ public:
+  GlobalPooling2DOptions& data_format(std::string f) { data_format_ = std::move(f); return *this; }
+  // Keep the spatial axes as size 1: (batch, 1, 1, channels).
+  GlobalPooling2DOptions& keepdims(bool k) { keepdims_ = k; return *this; }
+  GlobalPooling2DOptions& name(std::string n) { name_ = std::move(n); return *this; }
+
+  std::optional<std::string> data_format_;
+  bool keepdims_ = false;
+  std::string name_;
+};
+
+// (batch, h, w, c) -> (batch, c): the mean over the spatial axes.
+template <typename T>
+class GlobalAveragePooling2D : public Layer<T> {
+ public:
+  explicit GlobalAveragePooling2D(const GlobalPooling2DOptions& options = {});
+  Variable<T> call(const Variable<T>& x, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) const override;
+  nlohmann::json get_config() const override;
+  std::string class_name() const override { return "GlobalAveragePooling2D"; }
+
+ private:
+  DataFormat data_format_;
+  bool keepdims_;
+};
+
+}  // namespace sepconv

@@ -1,0 +1,416 @@
+#define BOOST_TEST_MODULE kernels
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "autograd/gradcheck.h"
+#include "autograd/ops.h"
+#include "autograd/separable.h"
+#include "core/cpu.h"
+#include "core/geometry.h"
+#include "core/kernels/depthwise.h"
+#include "core/kernels/gemm.h"
+#include "core/parallel.h"
+#include "core/tensor.h"
+
+using namespace sepconv;
+
+namespace {
+
+// Every ISA this machine can run; each fast kernel is checked on each.
+std::vector<cpu::Isa> isas() {
+  std::vector<cpu::Isa> out;
+  for (cpu::Isa i : {cpu::Isa::Generic, cpu::Isa::Avx2, cpu::Isa::Avx512})
+    if (i <= cpu::detected_isa()) out.push_back(i);
+  return out;
+}
+
+template <typename T>
+Tensor<T> random_tensor(const Shape& shape, std::mt19937& rng) {
+  std::uniform_real_distribution<double> ud(-1, 1);
+  Tensor<T> t(shape);
+  for (auto& v : t) v = static_cast<T>(ud(rng));
+  return t;
+}
+
+// Tolerance for sums of `terms` products of values in [-1, 1]: the fast
+// kernels sum in another order (and fuse multiply-adds), so they agree with the
+// reference to rounding only, which grows like sqrt(terms) for such sums.
+// Callers scale it by the size of the values compared.
+template <typename T>
+double tolerance(int64_t terms) {
+  return 16.0 * std::numeric_limits<T>::epsilon() * std::sqrt(static_cast<double>(std::max<int64_t>(terms, 1)));
+}
+
+// max |a - b| <= tol * (1 + max |b|)
+bool close(const Tensor<double>& a, const Tensor<double>& b, double tol) {
+  return max_abs_diff(a, b) <= tol * (1 + max_abs(b));
+}
+template <typename T>
+bool close(const Tensor<T>& a, const Tensor<T>& b, double tol) {
+  return close(cast<double>(a), cast<double>(b), tol);
+}
+
+template <typename T>
+bool bitwise_equal(const Tensor<T>& a, const Tensor<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), sizeof(T) * a.size()) == 0;
+}
+
+struct Case {
+  int64_t n, h, w, c, dm;
+  std::array<int64_t, 2> k, s, d;
+  Padding pad;
+};
+
+std::string describe(const Case& cs) {
+  return "n=" + std::to_string(cs.n) + " h=" + std::to_string(cs.h) + " w=" + std::to_string(cs.w) +
+         " c=" + std::to_string(cs.c) + " dm=" + std::to_string(cs.dm) + " k=" + std::to_string(cs.k[0]) + "x" +
+         std::to_string(cs.k[1]) + " s=" + std::to_string(cs.s[0]) + "," + std::to_string(cs.s[1]) +
+         " d=" + std::to_string(cs.d[0]) + "," + std::to_string(cs.d[1]) + " " + padding_name(cs.pad);
+}
+
+// Awkward geometries: channel counts around the vector widths, odd and even
+// sizes, strides, dilations, rectangular kernels, depth multipliers, batch 1.
+std::vector<Case> depthwise_cases() {
+  std::vector<Case> cases = {
+      {2, 7, 9, 3, 1, {3, 3}, {1, 1}, {1, 1}, Padding::Same},
+      {1, 8, 8, 17, 1, {3, 3}, {2, 2}, {1, 1}, Padding::Same},
+      {2, 9, 7, 33, 1, {3, 3}, {2, 2}, {1, 1}, Padding::Valid},
+      {1, 10, 11, 16, 1, {5, 5}, {1, 1}, {1, 1}, Padding::Same},
+      {2, 6, 6, 1, 1, {1, 1}, {1, 1}, {1, 1}, Padding::Valid},
+      {1, 6, 7, 1, 3, {3, 2}, {1, 1}, {1, 1}, Padding::Same},
+      {1, 9, 9, 5, 2, {3, 3}, {1, 1}, {2, 2}, Padding::Same},
+      {2, 11, 10, 17, 1, {3, 3}, {1, 1}, {2, 2}, Padding::Valid},
+      {1, 8, 9, 3, 2, {5, 5}, {1, 1}, {1, 1}, Padding::Same},
+      {1, 12, 12, 33, 3, {3, 3}, {2, 2}, {1, 1}, Padding::Same},
+      {1, 7, 8, 32, 1, {2, 2}, {2, 2}, {1, 1}, Padding::Same},
+      {1, 10, 9, 8, 1, {1, 1}, {2, 2}, {1, 1}, Padding::Same},
+      {1, 9, 10, 4, 1, {3, 1}, {1, 2}, {1, 1}, Padding::Same},
+      {3, 5, 5, 20, 2, {4, 4}, {3, 3}, {1, 1}, Padding::Same},
+      {1, 16, 15, 64, 1, {3, 3}, {1, 1}, {1, 1}, Padding::Same},
+      {1, 3, 3, 2, 1, {5, 5}, {1, 1}, {1, 1}, Padding::Same},  // kernel larger than the image
+      {1, 8, 8, 7, 1, {1, 3}, {1, 1}, {1, 3}, Padding::Same},
+  };
+  return cases;
+}
+
+template <typename T>
+void check_depthwise_against_reference() {
+  std::mt19937 rng(7);
+  for (const Case& cs : depthwise_cases()) {
+    const ConvGeometry g = make_conv_geometry(cs.n, cs.h, cs.w, cs.c, cs.dm, cs.k, cs.s, cs.d, cs.pad);
+    Tensor<T> x = random_tensor<T>({cs.n, cs.h, cs.w, cs.c}, rng);
+    Tensor<T> k = random_tensor<T>({cs.k[0], cs.k[1], cs.c, cs.dm}, rng);
+    Tensor<T> go = random_tensor<T>({cs.n, g.out_h, g.out_w, cs.c * cs.dm}, rng);
+    Tensor<T> y_ref({cs.n, g.out_h, g.out_w, cs.c * cs.dm}), gx_ref(x.shape()), gk_ref(k.shape());
+    depthwise_forward_reference(g, x.data(), k.data(), y_ref.data());
+    depthwise_backward_input_reference(g, go.data(), k.data(), gx_ref.data());
+    depthwise_backward_kernel_reference(g, x.data(), go.data(), gk_ref.data());
+    const int64_t taps = cs.k[0] * cs.k[1];
+    for (cpu::Isa isa : isas()) {
+      cpu::ScopedIsa guard(isa);
+      BOOST_TEST_CONTEXT(DTypeName<T>::value << " " << cpu::isa_name(isa) << " " << describe(cs)) {
+        // Poison the outputs: every element must be written.
+        Tensor<T> y(y_ref.shape(), T(NAN)), gx(x.shape(), T(NAN)), gk(k.shape(), T(NAN));
+        depthwise_forward(g, x.data(), k.data(), y.data());
+        depthwise_backward_input(g, go.data(), k.data(), gx.data());
+        depthwise_backward_kernel(g, x.data(), go.data(), gk.data());
+        BOOST_TEST(close(y, y_ref, tolerance<T>(taps)));
+        BOOST_TEST(close(gx, gx_ref, tolerance<T>(taps * cs.dm)));
+        BOOST_TEST(close(gk, gk_ref, tolerance<T>(cs.n * g.out_h * g.out_w)));
+      }
+    }
+  }
+}
+
+template <typename T>
+void check_gemm_against_reference() {
+  std::mt19937 rng(3);
+  struct G {
+    int64_t m, n, k;
+  };
+  // Tails of every tile size: rows and columns not multiples of 6, 8, 12, 16, 24, 64.
+  const G shapes[] = {{1, 1, 1}, {7, 5, 9}, {13, 17, 3}, {50, 33, 31}, {97, 64, 70}, {200, 24, 144},
+                      {31, 130, 65}, {6, 100, 1}, {700, 20, 12}, {64, 81, 600}};
+  for (cpu::Isa isa : isas()) {
+    cpu::ScopedIsa guard(isa);
+    for (const G& s : shapes)
+      for (bool ta : {false, true})
+        for (bool tb : {false, true})
+          for (T beta : {T(0), T(1)}) {
+            Tensor<T> A = random_tensor<T>({s.m * s.k}, rng), B = random_tensor<T>({s.k * s.n}, rng);
+            Tensor<T> C = random_tensor<T>({s.m * s.n}, rng);
+            Tensor<T> R = C.clone();
+            const int64_t lda = ta ? s.m : s.k, ldb = tb ? s.k : s.n;
+            gemm<T>(ta, tb, s.m, s.n, s.k, T(1), A.data(), lda, B.data(), ldb, beta, C.data(), s.n);
+            gemm_reference<T>(ta, tb, s.m, s.n, s.k, T(1), A.data(), lda, B.data(), ldb, beta, R.data(), s.n);
+            BOOST_TEST_CONTEXT(DTypeName<T>::value << " " << cpu::isa_name(isa) << " m=" << s.m << " n=" << s.n
+                                                   << " k=" << s.k << " ta=" << ta << " tb=" << tb
+                                                   << " beta=" << beta) {
+              BOOST_TEST(close(C, R, tolerance<T>(s.k + 1)));
+            }
+          }
+  }
+}
+
+// Runs fn once with 1 thread and once with 2 and returns both results.
+template <typename F>
+auto with_threads(F&& fn) {
+  const int before = num_threads();
+  set_num_threads(1);
+  auto one = fn();
+  set_num_threads(2);
+  auto two = fn();
+  set_num_threads(before);
+  return std::make_pair(one, two);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(cpu_detection_and_override) {
+  const cpu::Isa hw = cpu::detected_isa();
+  BOOST_TEST((cpu::active_isa() <= hw));
+  {
+    cpu::ScopedIsa guard(cpu::Isa::Generic);
+    BOOST_TEST((cpu::active_isa() == cpu::Isa::Generic));
+  }
+  cpu::Isa parsed;
+  BOOST_TEST(cpu::parse_isa("avx2", parsed));
+  BOOST_TEST((parsed == cpu::Isa::Avx2));
+  BOOST_TEST(!cpu::parse_isa("sse9", parsed));
+  BOOST_TEST(std::string(cpu::isa_name(cpu::Isa::Avx512)) == "avx512");
+  // Never above the hardware, whatever is asked.
+  cpu::ScopedIsa guard(cpu::Isa::Avx512);
+  BOOST_TEST((cpu::active_isa() <= hw));
+}
+
+BOOST_AUTO_TEST_CASE(depthwise_fast_matches_reference_float) { check_depthwise_against_reference<float>(); }
+BOOST_AUTO_TEST_CASE(depthwise_fast_matches_reference_double) { check_depthwise_against_reference<double>(); }
+BOOST_AUTO_TEST_CASE(gemm_matches_reference_float) { check_gemm_against_reference<float>(); }
+BOOST_AUTO_TEST_CASE(gemm_matches_reference_double) { check_gemm_against_reference<double>(); }
+
+BOOST_AUTO_TEST_CASE(kernels_bitwise_identical_for_1_and_2_threads) {
+  std::mt19937 rng(11);
+  const ConvGeometry g = make_conv_geometry(3, 21, 19, 37, 2, {3, 3}, {1, 1}, {1, 1}, Padding::Same);
+  Tensor<float> x = random_tensor<float>({3, 21, 19, 37}, rng);
+  Tensor<float> k = random_tensor<float>({3, 3, 37, 2}, rng);
+  Tensor<float> go = random_tensor<float>({3, g.out_h, g.out_w, 74}, rng);
+  const int64_t rows = 3 * g.out_h * g.out_w;
+  Tensor<float> pk = random_tensor<float>({74, 45}, rng), pgo = random_tensor<float>({rows, 45}, rng);
+  for (cpu::Isa isa : isas()) {
+    cpu::ScopedIsa guard(isa);
+    BOOST_TEST_CONTEXT(cpu::isa_name(isa)) {
+      auto fwd = with_threads([&] {
+        Tensor<float> y({rows * 74});
+        depthwise_forward(g, x.data(), k.data(), y.data());
+        return y;
+      });
+      BOOST_TEST(bitwise_equal(fwd.first, fwd.second));
+      auto gi = with_threads([&] {
+        Tensor<float> t(x.shape());
+        depthwise_backward_input(g, go.data(), k.data(), t.data());
+        return t;
+      });
+      BOOST_TEST(bitwise_equal(gi.first, gi.second));
+      auto gk = with_threads([&] {
+        Tensor<float> t(k.shape());
+        depthwise_backward_kernel(g, x.data(), go.data(), t.data());
+        return t;
+      });
+      BOOST_TEST(bitwise_equal(gk.first, gk.second));
+      auto pw = with_threads([&] {
+        Tensor<float> t({74, 45});
+        pointwise_backward_kernel(rows, 74, 45, fwd.first.data(), pgo.data(), t.data());
+        return t;
+      });
+      BOOST_TEST(bitwise_equal(pw.first, pw.second));
+      auto pf = with_threads([&] {
+        Tensor<float> t({rows, 45});
+        pointwise_forward(rows, 74, 45, fwd.first.data(), pk.data(), t.data());
+        return t;
+      });
+      BOOST_TEST(bitwise_equal(pf.first, pf.second));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(storage_cache_reuses_blocks_and_zeroes_them) {
+  const Shape big{300, 1000};  // 1.2 MB: cached
+  float* first;
+  {
+    Tensor<float> t(big, 5.0f);
+    first = t.data();
+  }
+  const StorageCacheStats before = storage_cache_stats();
+  Tensor<float> z(big);  // zero-filled even though the block is reused
+  BOOST_TEST(z.data() == first);
+  BOOST_TEST(max_abs(z) == 0.0);
+  BOOST_TEST(storage_cache_stats().hits == before.hits + 1);
+  Tensor<float> u = Tensor<float>::uninitialized(big);
+  BOOST_TEST(u.size() == 300000);
+  BOOST_TEST(reinterpret_cast<uintptr_t>(u.data()) % 64 == 0);
+  BOOST_TEST(u.data() != z.data());
+  release_cached_storage();
+  BOOST_TEST(storage_cache_stats().cached_bytes == 0);
+}
+
+// ---- the separable op against the composition of the unfused ops ---------------
+
+namespace {
+
+struct SepCase {
+  int64_t n, h, w, c, dm, f;
+  std::array<int64_t, 2> k, s, d;
+  Padding pad;
+  bool bias, relu;
+};
+
+std::vector<SepCase> separable_cases() {
+  return {
+      {2, 9, 8, 3, 1, 5, {3, 3}, {1, 1}, {1, 1}, Padding::Same, true, false},
+      {3, 10, 9, 17, 2, 33, {3, 3}, {2, 2}, {1, 1}, Padding::Same, true, true},
+      {1, 7, 7, 16, 1, 24, {3, 3}, {1, 1}, {1, 1}, Padding::Same, false, true},  // batch 1
+      {2, 8, 11, 33, 1, 70, {5, 5}, {1, 1}, {1, 1}, Padding::Valid, true, true},
+      {4, 6, 6, 8, 3, 16, {3, 2}, {1, 1}, {2, 2}, Padding::Same, true, false},
+      {2, 12, 12, 32, 1, 64, {1, 1}, {1, 1}, {1, 1}, Padding::Valid, false, false},
+      {5, 13, 6, 20, 1, 129, {3, 3}, {1, 1}, {1, 1}, Padding::Same, true, true},
+  };
+}
+
+struct SepResult {
+  Tensor<double> y, gx, gdk, gpk, gb;
+};
+
+// Runs one forward and backward (seeded with `seed`) through either the op or
+// the composition, in type T, and returns everything in double.
+template <typename T>
+SepResult run_separable(const SepCase& cs, bool composed, const Tensor<double>& x0, const Tensor<double>& dk0,
+                        const Tensor<double>& pk0, const Tensor<double>& b0, const Tensor<double>& seed) {
+  Variable<T> x(cast<T>(x0), true), dk(cast<T>(dk0), true), pk(cast<T>(pk0), true), b(cast<T>(b0), true);
+  std::optional<Variable<T>> bias;
+  if (cs.bias) bias = b;
+  Variable<T> y;
+  if (composed) {
+    y = pointwise_conv2d(depthwise_conv2d(x, dk, cs.s, cs.d, cs.pad), pk);
+    if (cs.bias) y = bias_add(y, b);
+    if (cs.relu)
+      y = elementwise<T>(y, "relu", [](T v) { return v > 0 ? v : T(0); }, [](T v, T) { return v > 0 ? T(1) : T(0); });
+  } else {
+    y = separable_conv2d(x, dk, pk, bias, cs.s, cs.d, cs.pad,
+                         cs.relu ? SeparableActivation::Relu : SeparableActivation::None);
+  }
+  Tape<T>::current().backward(y, cast<T>(seed));
+  SepResult r{cast<double>(y.value()), cast<double>(x.grad()), cast<double>(dk.grad()), cast<double>(pk.grad()),
+              cs.bias ? cast<double>(b.grad()) : Tensor<double>()};
+  return r;
+}
+
+template <typename T>
+void check_separable_matches_composition() {
+  std::mt19937 rng(5);
+  for (const SepCase& cs : separable_cases()) {
+    const ConvGeometry g = make_conv_geometry(cs.n, cs.h, cs.w, cs.c, cs.dm, cs.k, cs.s, cs.d, cs.pad);
+    Tensor<double> x = random_tensor<double>({cs.n, cs.h, cs.w, cs.c}, rng);
+    Tensor<double> dk = random_tensor<double>({cs.k[0], cs.k[1], cs.c, cs.dm}, rng);
+    Tensor<double> pk = random_tensor<double>({1, 1, cs.c * cs.dm, cs.f}, rng);
+    Tensor<double> b = random_tensor<double>({cs.f}, rng);
+    Tensor<double> seed = random_tensor<double>({cs.n, g.out_h, g.out_w, cs.f}, rng);
+    // Terms in the longest sums: the pointwise kernel's gradient sums over all pixels.
+    const int64_t terms = cs.k[0] * cs.k[1] * cs.c * cs.dm + cs.n * g.out_h * g.out_w * cs.k[0] * cs.k[1];
+    const double tol = tolerance<T>(terms);
+    for (cpu::Isa isa : isas()) {
+      cpu::ScopedIsa guard(isa);
+      SepResult want = run_separable<T>(cs, true, x, dk, pk, b, seed);
+      SepResult got = run_separable<T>(cs, false, x, dk, pk, b, seed);
+      BOOST_TEST_CONTEXT(DTypeName<T>::value << " " << cpu::isa_name(isa) << " f=" << cs.f << " bias=" << cs.bias
+                                             << " relu=" << cs.relu << " " << describe({cs.n, cs.h, cs.w, cs.c,
+                                                                                         cs.dm, cs.k, cs.s, cs.d,
+                                                                                         cs.pad})) {
+        BOOST_TEST(close(got.y, want.y, tol));
+        BOOST_TEST(close(got.gx, want.gx, tol));
+        BOOST_TEST(close(got.gdk, want.gdk, tol));
+        BOOST_TEST(close(got.gpk, want.gpk, tol));
+        if (cs.bias) BOOST_TEST(close(got.gb, want.gb, tol));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(separable_op_matches_composition_float) { check_separable_matches_composition<float>(); }
+BOOST_AUTO_TEST_CASE(separable_op_matches_composition_double) { check_separable_matches_composition<double>(); }
+
+BOOST_AUTO_TEST_CASE(separable_op_matches_composition_large) {
+  // Input and output of 8 MB and more: written with streaming stores.
+  std::mt19937 rng(17);
+  const SepCase cs{2, 128, 128, 64, 1, 64, {3, 3}, {1, 1}, {1, 1}, Padding::Same, true, true};
+  const ConvGeometry g = make_conv_geometry(cs.n, cs.h, cs.w, cs.c, cs.dm, cs.k, cs.s, cs.d, cs.pad);
+  Tensor<double> x = random_tensor<double>({cs.n, cs.h, cs.w, cs.c}, rng);
+  Tensor<double> dk = random_tensor<double>({3, 3, cs.c, 1}, rng);
+  Tensor<double> pk = random_tensor<double>({1, 1, cs.c, cs.f}, rng);
+  Tensor<double> b = random_tensor<double>({cs.f}, rng);
+  Tensor<double> seed = random_tensor<double>({cs.n, g.out_h, g.out_w, cs.f}, rng);
+  const double tol = tolerance<float>(9 * cs.c + cs.n * cs.h * cs.w * 9);
+  SepResult want = run_separable<float>(cs, true, x, dk, pk, b, seed);
+  SepResult got = run_separable<float>(cs, false, x, dk, pk, b, seed);
+  BOOST_TEST(close(got.y, want.y, tol));
+  BOOST_TEST(close(got.gx, want.gx, tol));
+  BOOST_TEST(close(got.gdk, want.gdk, tol));
+  BOOST_TEST(close(got.gpk, want.gpk, tol));
+  BOOST_TEST(close(got.gb, want.gb, tol));
+}
+
+BOOST_AUTO_TEST_CASE(separable_op_gradcheck) {
+  // Central differences on the op itself, with and without the fused relu
+  // (inputs kept away from relu's kink by the random draw's seed).
+  for (bool relu : {false, true}) {
+    std::mt19937 rng(relu ? 21 : 22);
+    std::vector<Tensor<double>> inputs = {random_tensor<double>({2, 5, 6, 3}, rng),
+                                          random_tensor<double>({3, 3, 3, 2}, rng),
+                                          random_tensor<double>({1, 1, 6, 4}, rng), random_tensor<double>({4}, rng)};
+    auto f = [relu](const std::vector<Variable<double>>& v) {
+      return separable_conv2d<double>(v[0], v[1], v[2], v[3], {2, 1}, {1, 1}, Padding::Same,
+                                      relu ? SeparableActivation::Relu : SeparableActivation::None);
+    };
+    GradCheckResult r = gradcheck(f, inputs);
+    BOOST_TEST(r.ok, r.report);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(separable_op_bitwise_identical_for_1_and_2_threads) {
+  std::mt19937 rng(9);
+  const SepCase cs{6, 14, 13, 40, 1, 72, {3, 3}, {1, 1}, {1, 1}, Padding::Same, true, true};
+  const ConvGeometry g = make_conv_geometry(cs.n, cs.h, cs.w, cs.c, cs.dm, cs.k, cs.s, cs.d, cs.pad);
+  Tensor<double> x = random_tensor<double>({cs.n, cs.h, cs.w, cs.c}, rng);
+  Tensor<double> dk = random_tensor<double>({3, 3, cs.c, 1}, rng);
+  Tensor<double> pk = random_tensor<double>({1, 1, cs.c, cs.f}, rng);
+  Tensor<double> b = random_tensor<double>({cs.f}, rng);
+  Tensor<double> seed = random_tensor<double>({cs.n, g.out_h, g.out_w, cs.f}, rng);
+  for (cpu::Isa isa : isas()) {
+    cpu::ScopedIsa guard(isa);
+    auto r = with_threads([&] { return run_separable<float>(cs, false, x, dk, pk, b, seed); });
+    BOOST_TEST_CONTEXT(cpu::isa_name(isa)) {
+      BOOST_TEST(bitwise_equal(r.first.y, r.second.y));
+      BOOST_TEST(bitwise_equal(r.first.gx, r.second.gx));
+      BOOST_TEST(bitwise_equal(r.first.gdk, r.second.gdk));
+      BOOST_TEST(bitwise_equal(r.first.gpk, r.second.gpk));
+      BOOST_TEST(bitwise_equal(r.first.gb, r.second.gb));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(separable_op_rejects_bad_shapes) {
+  Variable<float> x(Tensor<float>({1, 5, 5, 3})), dk(Tensor<float>({3, 3, 3, 1})), pk(Tensor<float>({1, 1, 3, 4}));
+  Variable<float> wrong_pk(Tensor<float>({1, 1, 2, 4})), wrong_bias(Tensor<float>({5}));
+  BOOST_CHECK_THROW(separable_conv2d<float>(x, dk, wrong_pk, std::nullopt, {1, 1}, {1, 1}, Padding::Same), ShapeError);
+  BOOST_CHECK_THROW(separable_conv2d<float>(x, dk, pk, wrong_bias, {1, 1}, {1, 1}, Padding::Same), ShapeError);
+  Variable<float> rank3(Tensor<float>({5, 5, 3}));
+  BOOST_CHECK_THROW(separable_conv2d<float>(rank3, dk, pk, std::nullopt, {1, 1}, {1, 1}, Padding::Same), ShapeError);
+  BOOST_CHECK_THROW(separable_conv2d<float>(x, dk, pk, std::nullopt, {2, 2}, {2, 2}, Padding::Same), ValueError);
+}
