@@ -58,6 +58,20 @@ std::vector<double> reduce_rows(int64_t rows, int64_t channels, int64_t nsums, F
   return out;
 }
 
+// Hands `write(dst, accumulate)` the gradient buffer of x: a fresh tensor to
+// overwrite (adopted without a copy) when x has no gradient yet, else the
+// existing one to add to. Saves the zero-fill and the read of a fresh buffer.
+template <typename T, typename F>
+void write_grad(const Variable<T>& x, const char* op, F write) {
+  if (x.has_grad()) {
+    write(x.grad_buffer().data(), true);
+    return;
+  }
+  Tensor<T> g = Tensor<T>::uninitialized(x.shape());
+  write(g.data(), false);
+  x.add_grad_owned(std::move(g), op);
+}
+
 // Column sums of a (rows, channels) matrix, in a fixed order.
 template <typename T>
 std::vector<double> column_sums(const T* m, int64_t rows, int64_t channels) {
@@ -99,9 +113,10 @@ Variable<T> dense(const Variable<T>& x, const Variable<T>& kernel, const std::op
     Tape<T>::current().record("dense", y, [x, kernel, bias, y, rows, in, units]() {
       if (!y.has_grad()) return;
       const T* gy = y.grad().data();
-      if (x.requires_grad() && in > 0)  // gx += gy @ kernel^T
-        gemm<T>(false, true, rows, in, units, T(1), gy, units, kernel.value().data(), units, T(1),
-                x.grad_buffer().data(), in);
+      if (x.requires_grad() && in > 0)  // gx (+)= gy @ kernel^T
+        write_grad(x, "dense", [&](T* gx, bool acc) {
+          gemm<T>(false, true, rows, in, units, T(1), gy, units, kernel.value().data(), units, acc ? T(1) : T(0), gx, in);
+        });
       if (kernel.requires_grad() && in > 0) {  // gk += x^T @ gy
         T* gk = kernel.grad_buffer().data();
         if (rows > 0) gemm<T>(true, false, in, units, rows, T(1), x.value().data(), in, gy, units, T(1), gk, units);
@@ -315,14 +330,16 @@ Variable<T> global_average_pool2d(const Variable<T>& x, bool keepdims) {
     Tape<T>::current().record("global_average_pool2d", y, [x, y, N, HW, C]() {
       if (!y.has_grad()) return;
       const T* gy = y.grad().data();
-      T* gx = x.grad_buffer().data();
       const T inv = T(1) / static_cast<T>(HW);
+      write_grad(x, "global_average_pool2d", [&](T* gx, bool acc) {
 #pragma omp parallel for schedule(static)
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t p = 0; p < HW; ++p) {
-          T* gp = gx + (n * HW + p) * C;
-          for (int64_t c = 0; c < C; ++c) gp[c] += gy[n * C + c] * inv;
-        }
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t p = 0; p < HW; ++p) {
+            T* __restrict gp = gx + (n * HW + p) * C;
+            const T* __restrict g = gy + n * C;
+            for (int64_t c = 0; c < C; ++c) gp[c] = (acc ? gp[c] : T(0)) + g[c] * inv;
+          }
+      });
     });
   }
   return y;
@@ -379,20 +396,24 @@ void bn_backward(const Variable<T>& x, const std::optional<Variable<T>>& gamma, 
       mean_dy_xhat[c] = static_cast<T>(sums[C + c] / static_cast<double>(rows));
     }
   }
-  T* gx = x.grad_buffer().data();
   const T* sc = scale.data();
   const T* md = mean_dy.data();
   const T* mdx = mean_dy_xhat.data();
+  write_grad(x, "batch_norm", [&](T* gx, bool acc) {
 #pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* __restrict xr = xd + r * C;
-    const T* __restrict gr = gy + r * C;
-    T* __restrict gxr = gx + r * C;
-    if (training)
-      for (int64_t c = 0; c < C; ++c) gxr[c] += sc[c] * (gr[c] - md[c] - (xr[c] - m[c]) * is[c] * mdx[c]);
-    else
-      for (int64_t c = 0; c < C; ++c) gxr[c] += sc[c] * gr[c];
-  }
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* __restrict xr = xd + r * C;
+      const T* __restrict gr = gy + r * C;
+      T* __restrict gxr = gx + r * C;
+      if (training)
+        for (int64_t c = 0; c < C; ++c) {
+          const T v = sc[c] * (gr[c] - md[c] - (xr[c] - m[c]) * is[c] * mdx[c]);
+          gxr[c] = acc ? gxr[c] + v : v;
+        }
+      else
+        for (int64_t c = 0; c < C; ++c) gxr[c] = acc ? gxr[c] + sc[c] * gr[c] : sc[c] * gr[c];
+    }
+  });
 }
 
 // y = x * scale + shift per channel.
@@ -514,12 +535,18 @@ Tensor<T> dropout_mask(const Shape& shape, double rate, uint64_t seed, uint64_t 
   const T keep = static_cast<T>(1.0 / (1.0 - rate));
   // Counter-based: element i's draw depends only on (seed, counter, i), so the
   // mask is the same whatever the thread count.
+  // Each 64-bit hash gives four 16-bit draws (the hash is the costly part);
+  // an element is kept when its draw is >= round(rate * 65536), so the rate is
+  // applied to within 2^-17.
   const uint64_t key = splitmix64(seed ^ splitmix64(counter + 0x632be59bd9b4e019ULL));
+  const uint64_t threshold = static_cast<uint64_t>(std::llround(rate * 65536.0));
   T* md = mask.data();
+  const int64_t groups = (n + 3) / 4;
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    const double u = static_cast<double>(splitmix64(key + static_cast<uint64_t>(i)) >> 11) * 0x1.0p-53;
-    md[i] = u >= rate ? keep : T(0);
+  for (int64_t q = 0; q < groups; ++q) {
+    const uint64_t r = splitmix64(key + static_cast<uint64_t>(q));
+    for (int64_t k = 0; k < 4 && 4 * q + k < n; ++k)
+      md[4 * q + k] = ((r >> (16 * k)) & 0xffffULL) >= threshold ? keep : T(0);
   }
   return mask;
 }
@@ -542,9 +569,10 @@ Variable<T> apply_mask(const Variable<T>& x, const Tensor<T>& mask) {
       if (!y.has_grad()) return;
       const T* gy = y.grad().data();
       const T* md = mask.data();
-      T* gx = x.grad_buffer().data();
+      write_grad(x, "dropout", [&](T* gx, bool acc) {
 #pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i) gx[i] += gy[i] * md[i];
+        for (int64_t i = 0; i < n; ++i) gx[i] = (acc ? gx[i] : T(0)) + gy[i] * md[i];
+      });
     });
   }
   return y;
@@ -590,7 +618,9 @@ Variable<T> flip_images(const Variable<T>& x, const std::vector<uint8_t>& flip_h
   if (needs_grad<T>(x)) {
     y.set_requires_grad(true);
     Tape<T>::current().record("flip_images", y, [x, y, flip_h, flip_w, N, H, W, C]() {
-      if (y.has_grad()) flip_copy(y.grad().data(), x.grad_buffer().data(), N, H, W, C, flip_h, flip_w, true);
+      if (!y.has_grad()) return;
+      write_grad(x, "flip_images",
+                 [&](T* gx, bool acc) { flip_copy(y.grad().data(), gx, N, H, W, C, flip_h, flip_w, acc); });
     });
   }
   return y;

@@ -77,7 +77,7 @@ Variable<T> batch_norm_inference(const Variable<T>& x, const Tensor<T>& mean, co
 
 // ---- dropout --------------------------------------------------------------------
 // The inverted-dropout mask: each element independently 0 with probability
-// `rate`, else 1 / (1 - rate). A pure function of (seed, counter, shape), so a
+// `rate` (rounded to a multiple of 2^-16), else 1 / (1 - rate). A pure function of (seed, counter, shape), so a
 // layer that advances `counter` per call is reproducible and resumable.
 template <typename T>
 Tensor<T> dropout_mask(const Shape& shape, double rate, uint64_t seed, uint64_t counter);

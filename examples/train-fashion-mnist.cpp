@@ -32,6 +32,8 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+
+#include "autograd/tape.h"
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -91,36 +93,40 @@ Recipe make_reference(uint64_t seed, int64_t, int64_t) {
   return {std::move(m), std::make_shared<Adam<float>>(AdamOptions(1e-3).epsilon(1e-7))};
 }
 
-// The default model: the reference network with batch normalization in each
-// block (so a larger learning rate stays stable) and a cosine decay of the
-// learning rate to zero over the run (the last epochs take small steps, which
-// the final accuracy needs most). Each block pools before normalizing: max
-// pooling commutes with the ReLU, so only the normalization sees pooled
-// statistics, and BN + ReLU touch 4x fewer values (they are memory-bound).
-//   SeparableConv2D(32, 3, same, dm=8) -> MaxPool(2) -> BN -> ReLU
-//   SeparableConv2D(64, 3, same)       -> MaxPool(2) -> BN -> ReLU
-//   SeparableConv2D(128, 3, same)      -> BN -> ReLU -> Flatten -> Dense(10)
-//   Adam(cosine decay from 3e-3), batch 64.
+// The default model: the reference network made easier to train quickly and
+// harder to overfit.
+//  - Batch normalization in each block, so a larger learning rate stays
+//    stable; momentum 0.9 (Keras: 0.99) so the moving statistics are good
+//    after a few hundred steps, even with --train-limit.
+//  - Each block pools before normalizing: max pooling commutes with the ReLU,
+//    so BN + ReLU (memory-bound) touch 4x fewer values.
+//  - A cosine decay of the learning rate to zero over the run: the last epochs
+//    take small steps, which the final accuracy needs most.
+//  - RandomFlip("horizontal") and Dropout(0.3) before the classifier: without
+//    them train accuracy runs ~5 points ahead of test accuracy by epoch 5.
+//   RandomFlip -> SeparableConv2D(32, 3, same, dm=8) -> MaxPool(2) -> BN -> ReLU
+//   -> SeparableConv2D(64, 3, same) -> MaxPool(2) -> BN -> ReLU
+//   -> SeparableConv2D(128, 3, same) -> BN -> ReLU -> Flatten -> Dropout(0.3) -> Dense(10)
+//   Adam(cosine decay from 3e-3, epsilon 1e-7), batch 64, 6 epochs.
+// Measured (2 threads, passive OpenMP waiting): see the report in the commit.
 Recipe make_fast(uint64_t seed, int64_t steps_per_epoch, int64_t epochs) {
   Seeds s{seed};
   auto m = std::make_unique<Model>("fast");
-  if (getenv("EXP_FLIP")) m->add(std::make_shared<RandomFlip<float>>(RandomFlipOptions("horizontal").seed(seed)));
+  m->add(std::make_shared<RandomFlip<float>>(RandomFlipOptions("horizontal").seed(seed)));
   auto block = [&](int64_t filters, int64_t dm, bool pool) {
     m->add(sep(s, filters, dm, "linear"));
     if (pool) m->add(std::make_shared<MaxPooling2D<float>>(Pooling2DOptions(2)));
-    m->add(std::make_shared<BatchNormalization<float>>());
+    m->add(std::make_shared<BatchNormalization<float>>(BatchNormalizationOptions().momentum(0.9)));
     m->add(std::make_shared<ActivationLayer<float>>("relu"));
   };
   block(32, 8, true);
   block(64, 1, true);
   block(128, 1, false);
   m->add(std::make_shared<Flatten<float>>());
-  const double exp_drop = getenv("EXP_DROPOUT") ? atof(getenv("EXP_DROPOUT")) : 0.0;
-  const double exp_lr = getenv("EXP_LR") ? atof(getenv("EXP_LR")) : 3e-3;
-  if (exp_drop > 0) m->add(std::make_shared<Dropout<float>>(DropoutOptions(exp_drop).seed(seed)));
+  m->add(std::make_shared<Dropout<float>>(DropoutOptions(0.3).seed(seed + 1)));
   m->add(std::make_shared<Dense<float>>(DenseOptions(10).kernel_initializer(s.glorot())));
   const double total_steps = static_cast<double>(std::max<int64_t>(steps_per_epoch * epochs, 1));
-  auto schedule = std::make_shared<CosineDecay>(exp_lr, total_steps);
+  auto schedule = std::make_shared<CosineDecay>(3e-3, total_steps);
   return {std::move(m), std::make_shared<Adam<float>>(AdamOptions(schedule).epsilon(1e-7))};
 }
 
@@ -131,7 +137,7 @@ struct ModelSpec {
 const std::map<std::string, ModelSpec>& model_specs() {
   static const std::map<std::string, ModelSpec> specs = {
       {"reference", {make_reference, 5, 64}},
-      {"fast", {make_fast, 5, 64}},
+      {"fast", {make_fast, 6, 64}},
   };
   return specs;
 }
@@ -279,11 +285,11 @@ int main(int argc, char** argv) {
   int64_t epochs = 0, batch_size = 0, train_limit = -1;
   int threads = 2;
   uint64_t seed = 42;
-  bool quiet = false;
+  bool quiet = false, check_numerics = false;
   std::vector<std::string> names;
   for (const auto& [k, v] : model_specs()) names.push_back(k);
   app.add_option("--model", model_name, "Model: reference | fast")->check(CLI::IsMember(names))->capture_default_str();
-  app.add_option("--epochs", epochs, "Epochs to train (default: the model's: 5)")->check(CLI::PositiveNumber);
+  app.add_option("--epochs", epochs, "Epochs to train (default: the model's: reference 5, fast 6)")->check(CLI::PositiveNumber);
   app.add_option("--batch-size", batch_size, "Batch size (default: the model's: 64)")->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "Threads (0: all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--seed", seed, "Seed of the initial weights and the shuffling")->capture_default_str();
@@ -294,7 +300,10 @@ int main(int argc, char** argv) {
   app.add_option("--metrics", metrics, "Write one JSON line per epoch here");
   app.add_option("--plot", plot, "Write loss and accuracy curves to this SVG file");
   app.add_flag("--quiet", quiet, "No progress output, only the final line");
+  app.add_flag("--check-numerics", check_numerics,
+               "Stop at the first NaN or infinity, naming the op and the layer where it appeared");
   CLI11_PARSE(app, argc, argv);
+  set_check_numerics(check_numerics);
 
   try {
     const ModelSpec& spec = model_specs().at(model_name);
@@ -321,8 +330,10 @@ int main(int argc, char** argv) {
     SafeTensorMetadata identity = {{"model", model_name},
                                    {"seed", std::to_string(seed)},
                                    {"batch_size", std::to_string(batch_size)},
-                                   {"epochs", std::to_string(epochs)},
                                    {"train_limit", std::to_string(n_train)}};
+    // A schedule spans the planned epochs: resuming with another count would
+    // change every later learning rate. A constant rate can be trained longer.
+    if (recipe.optimizer->learning_rate_spec().is_schedule()) identity["epochs"] = std::to_string(epochs);
     int64_t initial_epoch = 0;
     std::vector<PlotPoint> points;
     if (!resume.empty()) {

@@ -173,12 +173,12 @@ std::string shape_with_none(const Shape& s) {
 // ---- Sequential ------------------------------------------------------------------------
 
 template <typename T>
-Sequential<T>::Sequential(std::string name) : name_(std::move(name)) {}
+Sequential<T>::Sequential(std::string name) : name_(name.empty() ? unique_layer_name("sequential") : std::move(name)) {}
 
 template <typename T>
 Sequential<T>::Sequential(std::vector<std::shared_ptr<Layer<T>>> layers, std::optional<Shape> input_shape,
                           std::string name)
-    : name_(std::move(name)) {
+    : Sequential(std::move(name)) {
   for (auto& l : layers) add(std::move(l));
   if (input_shape) build(*input_shape);
 }

@@ -92,9 +92,10 @@ struct Evaluation {
 template <typename T>
 class Sequential {
  public:
-  explicit Sequential(std::string name = "sequential");
+  // An empty name takes Keras's unique default: "sequential", "sequential_1", ...
+  explicit Sequential(std::string name = {});
   Sequential(std::vector<std::shared_ptr<Layer<T>>> layers, std::optional<Shape> input_shape = std::nullopt,
-             std::string name = "sequential");
+             std::string name = {});
   Sequential(const Sequential&) = delete;
   Sequential& operator=(const Sequential&) = delete;
 

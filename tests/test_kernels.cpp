@@ -1,7 +1,11 @@
 #define BOOST_TEST_MODULE kernels
 #include <boost/test/unit_test.hpp>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <random>
@@ -14,7 +18,9 @@
 #include "core/cpu.h"
 #include "core/geometry.h"
 #include "core/kernels/depthwise.h"
+#include "core/kernels/depthwise_kernels.h"
 #include "core/kernels/gemm.h"
+#include "core/kernels/gemm_kernels.h"
 #include "core/parallel.h"
 #include "core/tensor.h"
 
@@ -189,6 +195,30 @@ BOOST_AUTO_TEST_CASE(cpu_detection_and_override) {
   BOOST_TEST((cpu::active_isa() <= hw));
 }
 
+// The ISA the kernels dispatch on honours SEPCONV_ISA (read once, at first use),
+// never above what the CPU supports, and ignores a value it does not know.
+BOOST_AUTO_TEST_CASE(isa_env_probe) {
+  cpu::Isa expected = cpu::detected_isa();
+  cpu::Isa wanted;
+  if (const char* e = std::getenv("SEPCONV_ISA"); e && cpu::parse_isa(e, wanted) && wanted < expected) expected = wanted;
+  BOOST_TEST((cpu::active_isa() == expected));
+}
+
+BOOST_AUTO_TEST_CASE(isa_env_override_in_a_child_process) {
+  char self[4096] = {};
+  BOOST_REQUIRE(readlink("/proc/self/exe", self, sizeof self - 1) > 0);
+  const char* before = std::getenv("SEPCONV_ISA");
+  const std::string saved = before ? before : "";
+  for (const char* value : {"generic", "avx2", "avx512", "bogus"}) {
+    setenv("SEPCONV_ISA", value, 1);
+    const std::string command = std::string("'") + self + "' --run_test=isa_env_probe > /dev/null 2>&1";
+    const int rc = std::system(command.c_str());
+    BOOST_TEST(rc == 0, "SEPCONV_ISA=" << value);
+  }
+  if (before) setenv("SEPCONV_ISA", saved.c_str(), 1);
+  else unsetenv("SEPCONV_ISA");
+}
+
 BOOST_AUTO_TEST_CASE(depthwise_fast_matches_reference_float) { check_depthwise_against_reference<float>(); }
 BOOST_AUTO_TEST_CASE(depthwise_fast_matches_reference_double) { check_depthwise_against_reference<double>(); }
 BOOST_AUTO_TEST_CASE(gemm_matches_reference_float) { check_gemm_against_reference<float>(); }
@@ -239,6 +269,34 @@ BOOST_AUTO_TEST_CASE(kernels_bitwise_identical_for_1_and_2_threads) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(streaming_stores_write_the_same_values) {
+  // The kernels can write large outputs with streaming stores; the values must
+  // not change (aligned lines streamed, the rest stored normally).
+  std::mt19937 rng(23);
+  const ConvGeometry g = make_conv_geometry(1, 9, 37, 48, 1, {3, 3}, {1, 1}, {1, 1}, Padding::Same);
+  Tensor<float> go = random_tensor<float>({1, 9, 37, 48}, rng), k = random_tensor<float>({3, 3, 48, 1}, rng);
+  for (cpu::Isa isa : isas()) {
+    cpu::ScopedIsa guard(isa);
+    const kernels::DepthwisePlan<float> plan(g);
+    Tensor<float> a({9 * 37 * 48}), b({9 * 37 * 48});
+    plan.backward_input_rows(go.data(), k.data(), 0, 9, a.data(), false);
+    plan.backward_input_rows(go.data(), k.data(), 0, 9, b.data(), true);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    BOOST_TEST(bitwise_equal(a, b), cpu::isa_name(isa));
+  }
+  if (cpu::detected_isa() == cpu::Isa::Avx512) {
+    const int64_t m = 50, n = 70, kk = 33;
+    Tensor<float> A = random_tensor<float>({m * kk}, rng), B = random_tensor<float>({kk * n}, rng);
+    Tensor<float> packed({kernels::packed_b_floats_avx512(kk, n)});
+    kernels::pack_b_avx512(kk, n, B.data(), n, 1, packed.data());
+    Tensor<float> c1({m * n}), c2({m * n});
+    kernels::gemm_packed_avx512(m, n, kk, A.data(), kk, packed.data(), c1.data(), n, false, nullptr, true);
+    kernels::gemm_packed_avx512(m, n, kk, A.data(), kk, packed.data(), c2.data(), n, false, nullptr, true, nullptr, 0,
+                                true);
+    BOOST_TEST(bitwise_equal(c1, c2));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(storage_cache_reuses_blocks_and_zeroes_them) {
   const Shape big{300, 1000};  // 1.2 MB: cached
   float* first;
@@ -279,6 +337,12 @@ std::vector<SepCase> separable_cases() {
       {4, 6, 6, 8, 3, 16, {3, 2}, {1, 1}, {2, 2}, Padding::Same, true, false},
       {2, 12, 12, 32, 1, 64, {1, 1}, {1, 1}, {1, 1}, Padding::Valid, false, false},
       {5, 13, 6, 20, 1, 129, {3, 3}, {1, 1}, {1, 1}, Padding::Same, true, true},
+      // Wide rows: several bands per image in the fused kernels, so input-gradient
+      // rows are gathered across band boundaries (stride 2; dilation 2 with depth
+      // multiplier 2; an even kernel).
+      {2, 20, 100, 9, 1, 20, {3, 3}, {2, 2}, {1, 1}, Padding::Same, true, true},
+      {2, 12, 100, 5, 2, 12, {3, 3}, {1, 1}, {2, 2}, Padding::Same, false, true},
+      {2, 11, 97, 6, 1, 17, {4, 2}, {1, 1}, {1, 1}, Padding::Same, true, false},
   };
 }
 
@@ -347,7 +411,7 @@ BOOST_AUTO_TEST_CASE(separable_op_matches_composition_float) { check_separable_m
 BOOST_AUTO_TEST_CASE(separable_op_matches_composition_double) { check_separable_matches_composition<double>(); }
 
 BOOST_AUTO_TEST_CASE(separable_op_matches_composition_large) {
-  // Input and output of 8 MB and more: written with streaming stores.
+  // Input and output of 8 MB and more, many bands per image.
   std::mt19937 rng(17);
   const SepCase cs{2, 128, 128, 64, 1, 64, {3, 3}, {1, 1}, {1, 1}, Padding::Same, true, true};
   const ConvGeometry g = make_conv_geometry(cs.n, cs.h, cs.w, cs.c, cs.dm, cs.k, cs.s, cs.d, cs.pad);

@@ -1,17 +1,22 @@
 // Depthwise kernels: the band-level plan (depthwise_kernels.h) and the
 // standalone, parallel kernels of depthwise.h built on it.
 //
-// Every kernel reduces to two inner loops (depthwise_simd.h), compiled per ISA:
+// Every kernel reduces to a few inner loops (depthwise_simd.h), compiled per ISA:
 //   forward and backward-input are correlations: out(pixel) = sum over taps of
-//     in(pixel + tap offset) * weight(tap), vectorized over channels, register
-//     tiled over 8 pixels;
+//     in(pixel + tap offset) * weight(tap), vectorized over channels;
 //   backward-kernel is the transposed reduction: gk(tap) += sum over pixels of
 //     in(pixel + tap offset) * go(pixel), each tap's sum held in a register.
-// The inputs of those loops are zero-padded copies of a band of rows (and, for
-// depth_multiplier > 1, each input channel repeated depth_multiplier times), so
-// the loops never test bounds. Strides in the input gradient are handled by
-// splitting the pixels of a row into stride classes: within a class the taps
-// that reach it are fixed and the output gradient is read with unit stride.
+// Interior pixels of the common geometries (kernel width 3 or 5, unit dilation
+// along rows) go through "row" loops that load each input once for all the
+// taps it meets and walk several output rows strip by strip, so the inputs stay
+// in L1; everything else goes through the generic tap-list loops.
+// Nothing is padded or copied: a row's taps are those of its valid kernel rows,
+// and the few edge pixels of a row (under "same" padding) get their own tap
+// lists. With depth_multiplier > 1 the band's input rows are first copied with
+// each channel repeated, which makes the output channels line up with the
+// input's. Strides in the input gradient are handled by splitting the pixels
+// of a row into stride classes: within a class the taps that reach it are
+// fixed and the output gradient is read with unit stride.
 // The portable vector types below are 32 bytes wide; GCC notes that passing
 // them by value would differ under AVX, which does not matter for these
 // internal, inlined helpers.
@@ -308,6 +313,22 @@ void DepthwisePlan<T>::forward_rows(const Band& b, const T* kernel, int64_t oh0,
   const ConvGeometry& g = g_;
   const int64_t row0 = b.row0, C = oc_, kw = g.kernel_w;
   const T* src = b.base;
+  if (oh1 <= oh0) return;
+  {
+    // The kernels below walk the band channel chunk by channel chunk, which
+    // reads memory with a stride; announce the band's input rows (contiguous
+    // in NHWC) in order first, so they stream in at full bandwidth.
+    int64_t lo, hi, lo2, hi2;
+    valid_taps(oh0 * g.stride_h - g.pad_top, g.dilation_h, g.kernel_h, g.in_h, lo, hi);
+    valid_taps((oh1 - 1) * g.stride_h - g.pad_top, g.dilation_h, g.kernel_h, g.in_h, lo2, hi2);
+    const int64_t r_begin = oh0 * g.stride_h - g.pad_top + lo * g.dilation_h;
+    const int64_t r_end = (oh1 - 1) * g.stride_h - g.pad_top + (hi2 - 1) * g.dilation_h + 1;
+    if (r_end > r_begin) {
+      const char* p = reinterpret_cast<const char*>(src + (r_begin - row0) * g.in_w * C);
+      const size_t bytes = static_cast<size_t>((r_end - r_begin) * g.in_w * C) * sizeof(T);
+      for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 2);
+    }
+  }
   auto& taps = tap_buffer<T>();
   const int64_t lo = interior_lo_, hi = interior_hi_;
   for (int64_t oh = oh0; oh < oh1;) {
@@ -449,15 +470,6 @@ void DepthwisePlan<T>::backward_kernel_rows(const Band& b, int64_t oh0, int64_t 
 }
 
 template <typename T>
-int64_t DepthwisePlan<T>::first_output_row(int64_t ih) const {
-  return std::max<int64_t>(0, ceil_div(ih + g_.pad_top - (g_.kernel_h - 1) * g_.dilation_h, g_.stride_h));
-}
-template <typename T>
-int64_t DepthwisePlan<T>::last_output_row(int64_t ih) const {
-  return std::min<int64_t>(g_.out_h - 1, floor_div(ih + g_.pad_top, g_.stride_h));
-}
-
-template <typename T>
 void DepthwisePlan<T>::backward_input_rows(const T* go_image, const T* kernel, int64_t ih0, int64_t ih1,
                                            T* gi_rows, bool stream) const {
   const ConvGeometry& g = g_;
@@ -595,7 +607,7 @@ void depthwise_forward(const ConvGeometry& g, const T* input, const T* kernel, T
   const kernels::DepthwisePlan<T> plan(g);
   const int64_t R = plan.band_rows(), bands = (g.out_h + R - 1) / R, items = g.batch * bands;
   const int64_t row = g.out_w * g.out_channels();
-#pragma omp parallel for schedule(static) if (worth_threads(double(g.output_size()) * g.kernel_h * g.kernel_w))
+#pragma omp parallel for schedule(dynamic, 2) if (worth_threads(double(g.output_size()) * g.kernel_h * g.kernel_w))
   for (int64_t item = 0; item < items; ++item) {
     const int64_t n = item / bands, oh0 = item % bands * R, oh1 = std::min(g.out_h, oh0 + R);
     plan.forward_rows(input, kernel, n, oh0, oh1, output + (n * g.out_h + oh0) * row);
@@ -609,7 +621,7 @@ void depthwise_backward_input(const ConvGeometry& g, const T* grad_output, const
   const int64_t R = std::clamp<int64_t>(16384 / std::max<int64_t>(1, g.in_w * g.out_channels()), 1, g.in_h);
   const int64_t bands = (g.in_h + R - 1) / R, items = g.batch * bands;
   const int64_t in_row = g.in_w * g.channels, go_image = g.out_h * g.out_w * g.out_channels();
-#pragma omp parallel for schedule(static) if (worth_threads(double(g.output_size()) * g.kernel_h * g.kernel_w))
+#pragma omp parallel for schedule(dynamic, 2) if (worth_threads(double(g.output_size()) * g.kernel_h * g.kernel_w))
   for (int64_t item = 0; item < items; ++item) {
     const int64_t n = item / bands, ih0 = item % bands * R, ih1 = std::min(g.in_h, ih0 + R);
     plan.backward_input_rows(grad_output + n * go_image, kernel, ih0, ih1, grad_input + (n * g.in_h + ih0) * in_row);

@@ -109,16 +109,13 @@ class DepthwisePlan {
                             T* grad_kernel) const;
   void backward_kernel_rows(const Band& band, int64_t oh0, int64_t oh1, const T* go_rows, T* grad_kernel) const;
   // Input-gradient rows [ih0, ih1) of one image -> gi_rows (rows of in_w * channels).
-  // go_image is that image's whole output gradient, but only output rows
-  // [first_output_row(ih0), last_output_row(ih1 - 1)] are read.
+  // go_image is that image's whole output gradient, but only the output rows
+  // these input rows depend on are read: up to row (ih1 - 1 + pad_top) / stride_h.
   // With `stream`, gi_rows are written with streaming stores where aligned (for
-  // an input gradient too large to stay in cache); the caller must _mm_sfence()
-  // (or end its parallel region) before others read them.
+  // an input gradient too large to stay in cache); the calling thread must then
+  // fence (std::atomic_thread_fence) before other threads read them.
   void backward_input_rows(const T* go_image, const T* kernel, int64_t ih0, int64_t ih1, T* gi_rows,
                            bool stream = false) const;
-  // The range of output rows whose gradient input row ih depends on (clamped to the image).
-  int64_t first_output_row(int64_t ih) const;
-  int64_t last_output_row(int64_t ih) const;
 
  private:
   ConvGeometry g_;

@@ -106,8 +106,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
         });
       } else {
         reduce_in_chunks<float>(M, N, K, acc, C, ldc, [&](int64_t k0, int64_t k1, int64_t r0, int64_t r1, float* out) {
-          std::fill(out, out + (r1 - r0) * N, 0.0f);
-          kernels::gemm_tn_accumulate_avx512(k1 - k0, r1 - r0, N, A + k0 * lda + r0, lda, B + k0 * ldb, ldb, out, N);
+          kernels::gemm_tn_avx512(k1 - k0, r1 - r0, N, A + k0 * lda + r0, lda, B + k0 * ldb, ldb, out, N, false);
         });
       }
       return;

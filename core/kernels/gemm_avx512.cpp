@@ -141,7 +141,7 @@ thread_local Scratch tn_scratch;
 // packed (m x NV*16, contiguous) so it streams from L1 for every tile.
 template <int MR, int NV>
 void tn_tile(int64_t m, const float* __restrict a, int64_t lda, const float* __restrict bp, float* __restrict c,
-             int64_t ldc, int rows, __mmask16 last) {
+             int64_t ldc, int rows, __mmask16 last, bool accumulate) {
   constexpr int W = NV * 16;
   __m512 acc[MR][NV];
 #pragma GCC unroll 32
@@ -167,28 +167,29 @@ void tn_tile(int64_t m, const float* __restrict a, int64_t lda, const float* __r
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       const __mmask16 mask = v == NV - 1 ? last : 0xFFFF;
-      _mm512_mask_storeu_ps(ci + v * 16, mask, _mm512_add_ps(acc[i][v], _mm512_maskz_loadu_ps(mask, ci + v * 16)));
+      const __m512 r = accumulate ? _mm512_add_ps(acc[i][v], _mm512_maskz_loadu_ps(mask, ci + v * 16)) : acc[i][v];
+      _mm512_mask_storeu_ps(ci + v * 16, mask, r);
     }
   }
 }
 
 template <int NV, int R = nn_rows<NV>()>
 inline void tn_tile_rows(int rows, int64_t m, const float* a, int64_t lda, const float* bp, float* c, int64_t ldc,
-                         __mmask16 last) {
+                         __mmask16 last, bool accumulate) {
   if constexpr (R >= 1) {
-    if (rows == R) return tn_tile<R, NV>(m, a, lda, bp, c, ldc, R, last);
-    return tn_tile_rows<NV, R - 1>(rows, m, a, lda, bp, c, ldc, last);
+    if (rows == R) return tn_tile<R, NV>(m, a, lda, bp, c, ldc, R, last, accumulate);
+    return tn_tile_rows<NV, R - 1>(rows, m, a, lda, bp, c, ldc, last, accumulate);
   }
 }
 
 template <int NV>
 void tn_panel(int64_t m, int64_t k, int64_t cols, const float* a, int64_t lda, const float* bp, float* c,
-              int64_t ldc) {
+              int64_t ldc, bool accumulate) {
   constexpr int MR = nn_rows<NV>();
   const __mmask16 last = tail_mask(cols - (cols - 1) / 16 * 16);
   int64_t t = 0;
-  for (; t + MR <= k; t += MR) tn_tile<MR, NV>(m, a + t, lda, bp, c + t * ldc, ldc, MR, last);
-  if (t < k) tn_tile_rows<NV>(static_cast<int>(k - t), m, a + t, lda, bp, c + t * ldc, ldc, last);
+  for (; t + MR <= k; t += MR) tn_tile<MR, NV>(m, a + t, lda, bp, c + t * ldc, ldc, MR, last, accumulate);
+  if (t < k) tn_tile_rows<NV>(static_cast<int>(k - t), m, a + t, lda, bp, c + t * ldc, ldc, last, accumulate);
 }
 
 }  // namespace
@@ -244,41 +245,47 @@ void gemm_packed_avx512(int64_t m, int64_t n, int64_t k, const float* a, int64_t
   if (stream) _mm_sfence();  // streaming stores are weakly ordered: publish them before returning
 }
 
-void gemm_tn_accumulate_avx512(int64_t m, int64_t k, int64_t n, const float* a, int64_t lda, const float* b,
-                               int64_t ldb, float* c, int64_t ldc) {
-  if (m <= 0 || n <= 0 || k <= 0) return;
-  // Blocks of m rows: the rows of A stay in L2 and one packed panel of B
-  // (block x 64 floats) in L1 while every tile of C passes over them. The
-  // block size is a constant, so the summation order depends on the shape alone.
-  constexpr int64_t block = 96;
-  float* bp = tn_scratch.get(static_cast<size_t>(block * kPanel));
+void gemm_tn_avx512(int64_t m, int64_t k, int64_t n, const float* a, int64_t lda, const float* b, int64_t ldb,
+                    float* c, int64_t ldc, bool accumulate) {
+  if (n <= 0 || k <= 0) return;
+  if (m <= 0) {
+    if (!accumulate)
+      for (int64_t i = 0; i < k; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+    return;
+  }
+  // Blocks of up to 512 rows, as the NN kernel takes its k: all of B's block
+  // is packed in panels (at most 128 KB each, read from L2), A is read in
+  // place, and each tile of C sums the whole block in registers, so C is
+  // loaded and stored once per block. The block size is a constant, so the
+  // order of the additions depends on the shape alone.
+  constexpr int64_t block = 512;
+  const int64_t width = (n + 15) / 16 * 16;
+  float* bp = tn_scratch.get(static_cast<size_t>(std::min(block, m) * width));
   for (int64_t p0 = 0; p0 < m; p0 += block) {
     const int64_t rows = std::min(block, m - p0);
     const float* ap = a + p0 * lda;
+    // Pack: panel j (columns j0 .. j0 + 64) holds rows x its width, contiguous.
     for (int64_t j0 = 0; j0 < n; j0 += kPanel) {
       const int64_t cols = std::min(kPanel, n - j0);
       const int nv = static_cast<int>((cols + 15) / 16);
       const __mmask16 last = tail_mask(cols - (cols - 1) / 16 * 16);
-      const bool prefetch_next = j0 == 0 && p0 + block < m;
+      float* panel = bp + j0 * rows;
       for (int64_t p = 0; p < rows; ++p) {
         const float* src = b + (p0 + p) * ldb + j0;
-        float* dst = bp + p * nv * 16;
-        if (prefetch_next && p0 + block + p < m) {
-          // Rows of the next block are a fixed stride apart and would each
-          // start with a cache miss; fetch them into L2 while this block runs.
-          const char* na = reinterpret_cast<const char*>(a + (p0 + block + p) * lda);
-          const char* nb = reinterpret_cast<const char*>(b + (p0 + block + p) * ldb);
-          for (int64_t off = 0; off < k * 4; off += 64) _mm_prefetch(na + off, _MM_HINT_T1);
-          for (int64_t off = 0; off < n * 4; off += 64) _mm_prefetch(nb + off, _MM_HINT_T1);
-        }
+        float* dst = panel + p * nv * 16;
         for (int v = 0; v < nv; ++v)
           _mm512_store_ps(dst + v * 16, _mm512_maskz_loadu_ps(v == nv - 1 ? last : 0xFFFF, src + v * 16));
       }
-      switch (nv) {
-        case 4: tn_panel<4>(rows, k, cols, ap, lda, bp, c + j0, ldc); break;
-        case 3: tn_panel<3>(rows, k, cols, ap, lda, bp, c + j0, ldc); break;
-        case 2: tn_panel<2>(rows, k, cols, ap, lda, bp, c + j0, ldc); break;
-        default: tn_panel<1>(rows, k, cols, ap, lda, bp, c + j0, ldc); break;
+    }
+    const bool acc = accumulate || p0 > 0;
+    for (int64_t j0 = 0; j0 < n; j0 += kPanel) {
+      const int64_t cols = std::min(kPanel, n - j0);
+      const float* panel = bp + j0 * rows;
+      switch ((cols + 15) / 16) {
+        case 4: tn_panel<4>(rows, k, cols, ap, lda, panel, c + j0, ldc, acc); break;
+        case 3: tn_panel<3>(rows, k, cols, ap, lda, panel, c + j0, ldc, acc); break;
+        case 2: tn_panel<2>(rows, k, cols, ap, lda, panel, c + j0, ldc, acc); break;
+        default: tn_panel<1>(rows, k, cols, ap, lda, panel, c + j0, ldc, acc); break;
       }
     }
   }

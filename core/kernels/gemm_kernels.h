@@ -28,16 +28,16 @@ void gemm_packed_avx512(int64_t m, int64_t n, int64_t k, const float* a, int64_t
                         float* c, int64_t ldc, bool accumulate, const float* bias, bool relu,
                         uint16_t* relu_bits = nullptr, int64_t bits_stride = 0, bool stream = false);
 
+// C (k x n, row stride ldc) = A^T * B (+ C when `accumulate`) with A (m x k, lda),
+// B (m x n, ldb): the reduction over m runs in a fixed order (blocks of rows
+// in sequence), so a caller that splits m into fixed chunks and adds the
+// chunks in order gets the same bits whatever the thread count.
+void gemm_tn_avx512(int64_t m, int64_t k, int64_t n, const float* a, int64_t lda, const float* b, int64_t ldb,
+                    float* c, int64_t ldc, bool accumulate);
+
 // dz = dy where the bit recorded by gemm_packed_avx512 is set, 0 elsewhere
 // (rows x n, contiguous); sums[j] += dz[i, j] row after row when sums is non-null.
 void relu_backward_avx512(int64_t rows, int64_t n, const float* dy, const uint16_t* bits, int64_t bits_stride,
                           float* dz, float* sums);
-
-// C (k x n, row stride ldc) += A^T * B with A (m x k, lda), B (m x n, ldb): the
-// reduction over m runs in a fixed order (blocks of rows in sequence), so a
-// caller that splits m into fixed chunks and adds the chunks in order gets the
-// same bits whatever the thread count.
-void gemm_tn_accumulate_avx512(int64_t m, int64_t k, int64_t n, const float* a, int64_t lda, const float* b,
-                               int64_t ldb, float* c, int64_t ldc);
 
 }  // namespace sepconv::kernels
