@@ -198,29 +198,6 @@ Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
 }
 
 template <typename T>
-Variable<T> elementwise(const Variable<T>& x, const char* op, const std::function<T(T)>& f,
-                        const std::function<T(T, T)>& df) {
-  Variable<T> y{Tensor<T>(x.shape())};
-  const int64_t n = x.value().size();
-  const T* xd = x.value().data();
-  T* yd = y.value().data();
-  for (int64_t i = 0; i < n; ++i) yd[i] = f(xd[i]);
-  if (needs_grad<T>(x)) {
-    y.set_requires_grad(true);
-    Tape<T>::current().record(op, y, [x, y, op, n, df]() {
-      if (!y.has_grad()) return;
-      Tensor<T> gx(x.shape());
-      const T* g = y.grad().data();
-      const T* xv = x.value().data();
-      const T* yv = y.value().data();
-      for (int64_t i = 0; i < n; ++i) gx[i] = g[i] * df(xv[i], yv[i]);
-      x.add_grad(gx, op);
-    });
-  }
-  return y;
-}
-
-template <typename T>
 Variable<T> scale(const Variable<T>& a, T factor) {
   return elementwise<T>(a, "scale", [factor](T v) { return v * factor; }, [factor](T, T) { return factor; });
 }
@@ -272,9 +249,7 @@ Variable<T> mean(const Variable<T>& a) {
   template Variable<T> abs(const Variable<T>&);                                                                      \
   template Variable<T> square(const Variable<T>&);                                                                   \
   template Variable<T> sum(const Variable<T>&);                                                                      \
-  template Variable<T> mean(const Variable<T>&);                                                                     \
-  template Variable<T> elementwise(const Variable<T>&, const char*, const std::function<T(T)>&,                      \
-                                   const std::function<T(T, T)>&);
+  template Variable<T> mean(const Variable<T>&);
 SEPCONV_INSTANTIATE(float)
 SEPCONV_INSTANTIATE(double)
 #undef SEPCONV_INSTANTIATE

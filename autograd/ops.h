@@ -52,8 +52,28 @@ template <typename T>
 Variable<T> mean(const Variable<T>& a);
 
 // A generic elementwise op: y = f(x), dy/dx = df(x, y). Activations use it.
-template <typename T>
-Variable<T> elementwise(const Variable<T>& x, const char* op, const std::function<T(T)>& f,
-                        const std::function<T(T, T)>& df);
+// A template over the callables (not std::function) so f and df inline into
+// the loops: these run over every activation of every layer.
+template <typename T, typename F, typename DF>
+Variable<T> elementwise(const Variable<T>& x, const char* op, F f, DF df) {
+  Variable<T> y{Tensor<T>::uninitialized(x.shape())};
+  const int64_t n = x.value().size();
+  const T* xd = x.value().data();
+  T* yd = y.value().data();
+  for (int64_t i = 0; i < n; ++i) yd[i] = f(xd[i]);
+  if (needs_grad<T>(x)) {
+    y.set_requires_grad(true);
+    Tape<T>::current().record(op, y, [x, y, op, n, df]() {
+      if (!y.has_grad()) return;
+      Tensor<T> gx = Tensor<T>::uninitialized(x.shape());
+      const T* g = y.grad().data();
+      const T* xv = x.value().data();
+      const T* yv = y.value().data();
+      for (int64_t i = 0; i < n; ++i) gx[i] = g[i] * df(xv[i], yv[i]);
+      x.add_grad_owned(std::move(gx), op);
+    });
+  }
+  return y;
+}
 
 }  // namespace sepconv

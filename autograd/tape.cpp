@@ -95,7 +95,12 @@ void Tape<T>::backward(Variable<T>& root, bool retain_graph) {
 
 template <typename T>
 void Tape<T>::backward(Variable<T>& root, const Tensor<T>& seed, bool retain_graph) {
-  root.add_grad(seed, "backward seed");
+  backward(root, seed.clone(), retain_graph);
+}
+
+template <typename T>
+void Tape<T>::backward(Variable<T>& root, Tensor<T>&& seed, bool retain_graph) {
+  root.add_grad_owned(std::move(seed), "backward seed");
   // Entries are replayed newest first; while they run, grad mode is off so a
   // backward closure that composes ops does not grow the tape it walks.
   NoGradGuard no_grad;

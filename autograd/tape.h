@@ -31,6 +31,8 @@ class Tape {
   // the tape in reverse and then clears it, unless retain_graph is set.
   void backward(Variable<T>& root, bool retain_graph = false);
   void backward(Variable<T>& root, const Tensor<T>& seed, bool retain_graph = false);
+  // Takes the seed's storage as the root's gradient instead of copying it.
+  void backward(Variable<T>& root, Tensor<T>&& seed, bool retain_graph = false);
 
   void clear() { entries_.clear(); }
   size_t size() const { return entries_.size(); }
