@@ -219,6 +219,7 @@ SeparableConv2D<T>::SeparableConv2D(const SeparableConv2DOptions& options)
     activation_name_ = canonical_activation_name(options.activation_id());
     activation_ = get_activation<T>(json(activation_name_));
     has_activation_ = activation_name_ != "linear";
+    fused_relu_ = activation_name_ == "relu";
   }
 
   depth_multiplier_ = options.depth_multiplier();
@@ -302,12 +303,14 @@ Variable<T> SeparableConv2D<T>::call(const Variable<T>& x, bool /*training*/) {
   make_conv_geometry(s[0], s[1], s[2], s[3], depth_multiplier_, kernel_size_, strides_, dilation_rate_, padding_);
   std::optional<Variable<T>> b;
   if (use_bias_) b = this->weight("bias").variable;
+  // relu commutes with the layout change, so the op may apply it in NHWC.
   Variable<T> y = separable_conv2d(nhwc, this->weight("depthwise_kernel").variable,
-                                   this->weight("pointwise_kernel").variable, b, strides_, dilation_rate_, padding_);
+                                   this->weight("pointwise_kernel").variable, b, strides_, dilation_rate_, padding_,
+                                   fused_relu_ ? SeparableActivation::Relu : SeparableActivation::None);
   if (first) y = nhwc_to_nchw(y);
-  // After the layout change, as Keras applies it: softmax runs over the last
-  // axis as laid out (the width for channels_first).
-  return has_activation_ ? activation_(y) : y;
+  // Other activations after the layout change, as Keras applies them: softmax
+  // runs over the last axis as laid out (the width for channels_first).
+  return has_activation_ && !fused_relu_ ? activation_(y) : y;
 }
 
 template <typename T>

@@ -210,6 +210,9 @@ class SeparableConv2D : public Layer<T> {
   int64_t depth_multiplier_;
   bool use_bias_;
   Activation<T> activation_;
+  // The built-in relu is applied by the separable op as it stores its output
+  // (no separate pass forward or backward); other activations run as ops.
+  bool fused_relu_ = false;
   std::string activation_name_;
   bool has_activation_ = false;  // false for linear: the output is the conv result itself
   int64_t input_channels_ = 0;
