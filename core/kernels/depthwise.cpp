@@ -38,13 +38,14 @@ namespace kernels {
 
 // Portable instances: GCC vector extensions, lowered to whatever the baseline
 // target has (SSE2 on x86-64). Used for double and for SEPCONV_ISA=generic.
-namespace portable_f {
-namespace {
-struct V {
-  using T = float;
-  typedef float reg __attribute__((vector_size(32)));
+// One 32-byte register type per element type; the vector traits the shared
+// kernel body (depthwise_simd.h) expects.
+template <typename Elem>
+struct PortableVec {
+  using T = Elem;
+  typedef Elem reg __attribute__((vector_size(32)));
   using mask = int;
-  static constexpr int W = 8;
+  static constexpr int W = static_cast<int>(32 / sizeof(Elem));
   static constexpr int kTile = 8;
   static constexpr int kRowChannels = 1;
   static reg zero() { return reg{}; }
@@ -65,6 +66,10 @@ struct V {
   static reg add(reg a, reg b) { return a + b; }
   static mask tail_mask(int n) { return n; }
 };
+
+namespace portable_f {
+namespace {
+using V = PortableVec<float>;
 using Tap = DwTap<float>;
 #include "core/kernels/depthwise_simd.h"
 }  // namespace
@@ -72,31 +77,7 @@ using Tap = DwTap<float>;
 
 namespace portable_d {
 namespace {
-struct V {
-  using T = double;
-  typedef double reg __attribute__((vector_size(32)));
-  using mask = int;
-  static constexpr int W = 4;
-  static constexpr int kTile = 8;
-  static constexpr int kRowChannels = 1;
-  static reg zero() { return reg{}; }
-  static reg load(const T* p) {
-    reg r;
-    std::memcpy(&r, p, sizeof r);
-    return r;
-  }
-  static reg load(const T* p, mask n) {
-    reg r{};
-    std::memcpy(&r, p, static_cast<size_t>(n) * sizeof(T));
-    return r;
-  }
-  static void store(T* p, reg r) { std::memcpy(p, &r, sizeof r); }
-  static void store(T* p, reg r, mask n) { std::memcpy(p, &r, static_cast<size_t>(n) * sizeof(T)); }
-  static void stream(T* p, reg r) { store(p, r); }
-  static reg fma(reg a, reg b, reg c) { return a * b + c; }
-  static reg add(reg a, reg b) { return a + b; }
-  static mask tail_mask(int n) { return n; }
-};
+using V = PortableVec<double>;
 using Tap = DwTap<double>;
 #include "core/kernels/depthwise_simd.h"
 }  // namespace
