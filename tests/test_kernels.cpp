@@ -101,6 +101,12 @@ std::vector<Case> depthwise_cases() {
       {1, 16, 15, 64, 1, {3, 3}, {1, 1}, {1, 1}, Padding::Same},
       {1, 3, 3, 2, 1, {5, 5}, {1, 1}, {1, 1}, Padding::Same},  // kernel larger than the image
       {1, 8, 8, 7, 1, {1, 3}, {1, 1}, {1, 3}, Padding::Same},
+      // Dilated even kernels under "same" padding with depth_multiplier > 1: the
+      // first output row's first valid tap lies below the second row's, so the
+      // rows copied for a band must span every output row's taps.
+      {1, 9, 9, 3, 2, {2, 3}, {1, 1}, {3, 1}, Padding::Same},
+      {2, 8, 7, 5, 2, {2, 2}, {1, 1}, {2, 2}, Padding::Same},
+      {1, 10, 12, 9, 3, {2, 3}, {1, 1}, {4, 1}, Padding::Same},
   };
   return cases;
 }
@@ -343,6 +349,7 @@ std::vector<SepCase> separable_cases() {
       {2, 20, 100, 9, 1, 20, {3, 3}, {2, 2}, {1, 1}, Padding::Same, true, true},
       {2, 12, 100, 5, 2, 12, {3, 3}, {1, 1}, {2, 2}, Padding::Same, false, true},
       {2, 11, 97, 6, 1, 17, {4, 2}, {1, 1}, {1, 1}, Padding::Same, true, false},
+      {2, 9, 9, 3, 2, 5, {2, 3}, {1, 1}, {3, 1}, Padding::Same, true, true},
   };
 }
 

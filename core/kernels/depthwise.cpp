@@ -226,6 +226,17 @@ inline void valid_taps(int64_t base, int64_t step, int64_t taps, int64_t size, i
 
 void* thread_scratch(int slot, size_t bytes) { return scratch_slots[slot].get(std::max<size_t>(bytes, 64)); }
 
+// The input rows [begin, end) that output rows [oh0, oh1) read: row
+// oh * stride_h - pad_top + i * dilation_h for taps i < kernel_h, clipped to the
+// image. Bounded from the band's first and last output rows' whole kernel
+// extent, not their first and last valid taps: with dilation_h > stride_h an
+// inner output row can reach above the first row's first valid tap (or below
+// the last row's last one).
+inline void band_input_rows(const ConvGeometry& g, int64_t oh0, int64_t oh1, int64_t& begin, int64_t& end) {
+  begin = std::clamp<int64_t>(oh0 * g.stride_h - g.pad_top, 0, g.in_h);
+  end = std::clamp<int64_t>((oh1 - 1) * g.stride_h - g.pad_top + (g.kernel_h - 1) * g.dilation_h + 1, begin, g.in_h);
+}
+
 template <typename T>
 DepthwisePlan<T>::DepthwisePlan(const ConvGeometry& g) : g_(g), oc_(g.out_channels()) {
   band_rows_ = std::clamp<int64_t>(16384 / std::max<int64_t>(1, g.out_w * oc_), 1, std::max<int64_t>(1, g.out_h));
@@ -272,12 +283,8 @@ typename DepthwisePlan<T>::Band DepthwisePlan<T>::band(const T* input, int64_t n
   const ConvGeometry& g = g_;
   const T* image = input + n * g.in_h * g.in_w * g.channels;
   if (g.depth_multiplier == 1) return {image, 0};
-  int64_t row0;
-  int64_t lo, hi, lo2, hi2;
-  valid_taps(oh0 * g.stride_h - g.pad_top, g.dilation_h, g.kernel_h, g.in_h, lo, hi);
-  valid_taps((oh1 - 1) * g.stride_h - g.pad_top, g.dilation_h, g.kernel_h, g.in_h, lo2, hi2);
-  row0 = std::clamp<int64_t>(oh0 * g.stride_h - g.pad_top + lo * g.dilation_h, 0, g.in_h);
-  const int64_t row1 = std::clamp<int64_t>((oh1 - 1) * g.stride_h - g.pad_top + (hi2 - 1) * g.dilation_h + 1, row0, g.in_h);
+  int64_t row0, row1;
+  band_input_rows(g, oh0, oh1, row0, row1);
   T* buf = thread_scratch<T>(0, (row1 - row0) * g.in_w * oc_);
   expand_rows(image, g.in_w, g.channels, g.depth_multiplier, row0, row1 - row0, buf);
   return {buf, row0};
@@ -299,11 +306,8 @@ void DepthwisePlan<T>::forward_rows(const Band& b, const T* kernel, int64_t oh0,
     // The kernels below walk the band channel chunk by channel chunk, which
     // reads memory with a stride; announce the band's input rows (contiguous
     // in NHWC) in order first, so they stream in at full bandwidth.
-    int64_t lo, hi, lo2, hi2;
-    valid_taps(oh0 * g.stride_h - g.pad_top, g.dilation_h, g.kernel_h, g.in_h, lo, hi);
-    valid_taps((oh1 - 1) * g.stride_h - g.pad_top, g.dilation_h, g.kernel_h, g.in_h, lo2, hi2);
-    const int64_t r_begin = oh0 * g.stride_h - g.pad_top + lo * g.dilation_h;
-    const int64_t r_end = (oh1 - 1) * g.stride_h - g.pad_top + (hi2 - 1) * g.dilation_h + 1;
+    int64_t r_begin, r_end;
+    band_input_rows(g, oh0, oh1, r_begin, r_end);
     if (r_end > r_begin) {
       const char* p = reinterpret_cast<const char*>(src + (r_begin - row0) * g.in_w * C);
       const size_t bytes = static_cast<size_t>((r_end - r_begin) * g.in_w * C) * sizeof(T);
