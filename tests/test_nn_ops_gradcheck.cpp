@@ -114,13 +114,20 @@ BOOST_AUTO_TEST_CASE(max_pool_gradient_goes_to_the_maximum) {
 BOOST_AUTO_TEST_CASE(pooling_gradcheck) {
   for (Padding p : {Padding::Valid, Padding::Same}) {
     // odd sizes exercise the uneven "same" split; stride 1 makes windows overlap
-    for (auto [pool, stride] : {std::pair<int64_t, int64_t>{2, 2}, {3, 2}, {2, 1}, {3, 3}}) {
+    // 2/3 leaves rows and columns no window reaches
+    for (auto [pool, stride] : {std::pair<int64_t, int64_t>{2, 2}, {3, 2}, {2, 1}, {3, 3}, {2, 3}}) {
       check([=](const V& v) { return max_pool2d<double>(v[0], {pool, pool}, {stride, stride}, p); },
             {random_tensor({2, 5, 7, 3}, 11 + static_cast<unsigned>(pool * 10 + stride))});
       check([=](const V& v) { return avg_pool2d<double>(v[0], {pool, pool}, {stride, stride}, p); },
             {random_tensor({2, 5, 7, 3}, 21 + static_cast<unsigned>(pool * 10 + stride))});
     }
   }
+  // x feeding two pools: the second backward adds to the gradient the first wrote
+  check([](const V& v) {
+          return add(max_pool2d<double>(v[0], {2, 2}, {2, 2}, Padding::Valid),
+                     max_pool2d<double>(v[0], {2, 2}, {2, 2}, Padding::Valid));
+        },
+        {random_tensor({2, 5, 7, 3}, 41)});
   // non-square pool and strides
   check([](const V& v) { return max_pool2d<double>(v[0], {1, 3}, {2, 1}, Padding::Same); },
         {random_tensor({1, 4, 5, 2}, 31)});
