@@ -15,11 +15,15 @@
 //            of the layer (which applies its activation as a separate op).
 // Prints one JSON line per shape and mode:
 //   {"shape", "mode", "ms" (median over >= min-time after warm-up), "gflops",
-//    "threads", "impl", "peak_rss_mb"}.
+//    "threads", "impl", "peak_rss_mb", "start_rss_mb"}: peak_rss_mb is the process's
+//    peak resident memory so far, start_rss_mb its resident memory when main()
+//    began, so one shape per process gives that shape's peak as the difference
+//    (scripts/bench-memory.py does that beside PyTorch).
 // FLOPs: forward = 2*N*OH*OW*C*dm*k*k (depthwise) + 2*N*OH*OW*C*dm*F (pointwise);
 // train = 3 x forward (the backward pass does two products of the size of each
 // forward one: to the input and to the weights). Bias and relu are not counted.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -97,6 +101,15 @@ double peak_rss_mb() {
   return ru.ru_maxrss / 1024.0;  // KiB on Linux
 }
 
+double current_rss_mb() {
+  long pages_total = 0, pages_resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages_total, &pages_resident) != 2) pages_resident = 0;
+    std::fclose(f);
+  }
+  return pages_resident * (sysconf(_SC_PAGESIZE) / 1048576.0);
+}
+
 [[noreturn]] void usage(const char* msg) {
   std::fprintf(stderr,
                "%s\nusage: sepconv-bench [--threads N] [--shapes a,b,...] [--modes forward,train] "
@@ -108,6 +121,7 @@ double peak_rss_mb() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const double start_rss_mb = current_rss_mb();
   int threads = 0;
   std::vector<std::string> shapes, modes = {"forward", "train"};
   std::string impl = "layer";
@@ -195,8 +209,9 @@ int main(int argc, char** argv) {
       }
       std::printf(
           "{\"shape\": \"%s\", \"mode\": \"%s\", \"ms\": %.3f, \"gflops\": %.1f, \"threads\": %d, \"impl\": \"%s\", "
-          "\"peak_rss_mb\": %.0f}\n",
-          s.name, mode.c_str(), ms, flops / ms * 1e-6, used_threads, impl.c_str(), peak_rss_mb());
+          "\"peak_rss_mb\": %.1f, \"start_rss_mb\": %.1f}\n",
+          s.name, mode.c_str(), ms, flops / ms * 1e-6, used_threads, impl.c_str(), peak_rss_mb(),
+          start_rss_mb);
       std::fflush(stdout);
     }
   }
