@@ -237,6 +237,22 @@ inline void band_input_rows(const ConvGeometry& g, int64_t oh0, int64_t oh1, int
   end = std::clamp<int64_t>((oh1 - 1) * g.stride_h - g.pad_top + (g.kernel_h - 1) * g.dilation_h + 1, begin, g.in_h);
 }
 
+// Output row oh's valid kernel rows [i_lo, i_hi), and how many rows from oh
+// (before oh1) share them: a run of rows whose kernel rows are all inside the
+// image, or just the one row at the top or bottom edge.
+inline int64_t row_run(const ConvGeometry& g, int64_t oh, int64_t oh1, int64_t& i_lo, int64_t& i_hi) {
+  valid_taps(oh * g.stride_h - g.pad_top, g.dilation_h, g.kernel_h, g.in_h, i_lo, i_hi);
+  int64_t run = 1;
+  if (i_lo == 0 && i_hi == g.kernel_h)
+    while (oh + run < oh1) {
+      int64_t lo, hi;
+      valid_taps((oh + run) * g.stride_h - g.pad_top, g.dilation_h, g.kernel_h, g.in_h, lo, hi);
+      if (lo != 0 || hi != g.kernel_h) break;
+      ++run;
+    }
+  return run;
+}
+
 template <typename T>
 DepthwisePlan<T>::DepthwisePlan(const ConvGeometry& g) : g_(g), oc_(g.out_channels()) {
   band_rows_ = std::clamp<int64_t>(16384 / std::max<int64_t>(1, g.out_w * oc_), 1, std::max<int64_t>(1, g.out_h));
@@ -319,17 +335,9 @@ void DepthwisePlan<T>::forward_rows(const Band& b, const T* kernel, int64_t oh0,
   for (int64_t oh = oh0; oh < oh1;) {
     int64_t i_lo, i_hi;
     const int64_t ih0 = oh * g.stride_h - g.pad_top;
-    valid_taps(ih0, g.dilation_h, g.kernel_h, g.in_h, i_lo, i_hi);
     // A run of rows with the same valid kernel rows (all of them, away from
     // the top and bottom) is done in one call, strip by strip.
-    int64_t run = 1;
-    if (i_lo == 0 && i_hi == g.kernel_h)
-      while (oh + run < oh1) {
-        int64_t l2, h2;
-        valid_taps((oh + run) * g.stride_h - g.pad_top, g.dilation_h, g.kernel_h, g.in_h, l2, h2);
-        if (l2 != 0 || h2 != g.kernel_h) break;
-        ++run;
-      }
+    const int64_t run = row_run(g, oh, oh1, i_lo, i_hi);
     T* out_row = out + (oh - oh0) * g.out_w * C;
     if (hi > lo) {
       const T* base = src + (lo * g.stride_w - g.pad_left) * C;
@@ -394,15 +402,7 @@ void DepthwisePlan<T>::backward_kernel_rows(const Band& b, int64_t oh0, int64_t 
   for (int64_t oh = oh0; oh < oh1;) {
     int64_t i_lo, i_hi;
     const int64_t ih0 = oh * g.stride_h - g.pad_top;
-    valid_taps(ih0, g.dilation_h, g.kernel_h, g.in_h, i_lo, i_hi);
-    int64_t run = 1;
-    if (i_lo == 0 && i_hi == g.kernel_h)
-      while (oh + run < oh1) {
-        int64_t l2, h2;
-        valid_taps((oh + run) * g.stride_h - g.pad_top, g.dilation_h, g.kernel_h, g.in_h, l2, h2);
-        if (l2 != 0 || h2 != g.kernel_h) break;
-        ++run;
-      }
+    const int64_t run = row_run(g, oh, oh1, i_lo, i_hi);
     const T* go_row = go_rows + (oh - oh0) * g.out_w * C;
     if (i_hi <= i_lo) {
       oh += run;
