@@ -111,10 +111,31 @@ std::vector<Case> depthwise_cases() {
   return cases;
 }
 
+// Small geometries drawn at random (fixed seed): kernel sizes, strides or
+// dilations, depth multipliers, channel counts and paddings in combinations
+// the hand-picked cases miss. Draws whose output would be empty are skipped.
+std::vector<Case> random_depthwise_cases(int count, unsigned seed) {
+  std::mt19937 rng(seed);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  std::vector<Case> out;
+  while (static_cast<int>(out.size()) < count) {
+    Case cs{pick(1, 3), pick(1, 12), pick(1, 12), pick(1, 40), pick(1, 3), {pick(1, 5), pick(1, 5)}, {1, 1},
+            {1, 1}, pick(0, 1) ? Padding::Same : Padding::Valid};
+    if (pick(0, 1))  // strides > 1 with dilation > 1 is invalid, as in Keras
+      cs.s = {pick(1, 3), pick(1, 3)};
+    else
+      cs.d = {pick(1, 3), pick(1, 3)};
+    const bool fits = cs.pad == Padding::Same ||
+                      ((cs.k[0] - 1) * cs.d[0] + 1 <= cs.h && (cs.k[1] - 1) * cs.d[1] + 1 <= cs.w);
+    if (fits) out.push_back(cs);
+  }
+  return out;
+}
+
 template <typename T>
-void check_depthwise_against_reference() {
+void check_depthwise_against_reference(const std::vector<Case>& cases) {
   std::mt19937 rng(7);
-  for (const Case& cs : depthwise_cases()) {
+  for (const Case& cs : cases) {
     const ConvGeometry g = make_conv_geometry(cs.n, cs.h, cs.w, cs.c, cs.dm, cs.k, cs.s, cs.d, cs.pad);
     Tensor<T> x = random_tensor<T>({cs.n, cs.h, cs.w, cs.c}, rng);
     Tensor<T> k = random_tensor<T>({cs.k[0], cs.k[1], cs.c, cs.dm}, rng);
@@ -225,8 +246,16 @@ BOOST_AUTO_TEST_CASE(isa_env_override_in_a_child_process) {
   else unsetenv("SEPCONV_ISA");
 }
 
-BOOST_AUTO_TEST_CASE(depthwise_fast_matches_reference_float) { check_depthwise_against_reference<float>(); }
-BOOST_AUTO_TEST_CASE(depthwise_fast_matches_reference_double) { check_depthwise_against_reference<double>(); }
+BOOST_AUTO_TEST_CASE(depthwise_fast_matches_reference_float) {
+  check_depthwise_against_reference<float>(depthwise_cases());
+}
+BOOST_AUTO_TEST_CASE(depthwise_fast_matches_reference_double) {
+  check_depthwise_against_reference<double>(depthwise_cases());
+}
+BOOST_AUTO_TEST_CASE(depthwise_fast_matches_reference_on_random_geometries) {
+  check_depthwise_against_reference<float>(random_depthwise_cases(150, 101));
+  check_depthwise_against_reference<double>(random_depthwise_cases(150, 202));
+}
 BOOST_AUTO_TEST_CASE(gemm_matches_reference_float) { check_gemm_against_reference<float>(); }
 BOOST_AUTO_TEST_CASE(gemm_matches_reference_double) { check_gemm_against_reference<double>(); }
 
@@ -381,10 +410,20 @@ SepResult run_separable(const SepCase& cs, bool composed, const Tensor<double>& 
   return r;
 }
 
+// The random depthwise geometries with a pointwise width (1 .. 40), bias and relu drawn too.
+std::vector<SepCase> random_separable_cases(int count, unsigned seed) {
+  std::mt19937 rng(seed + 1);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  std::vector<SepCase> out;
+  for (const Case& c : random_depthwise_cases(count, seed))
+    out.push_back({c.n, c.h, c.w, c.c, c.dm, pick(1, 40), c.k, c.s, c.d, c.pad, pick(0, 1) == 1, pick(0, 1) == 1});
+  return out;
+}
+
 template <typename T>
-void check_separable_matches_composition() {
+void check_separable_matches_composition(const std::vector<SepCase>& cases) {
   std::mt19937 rng(5);
-  for (const SepCase& cs : separable_cases()) {
+  for (const SepCase& cs : cases) {
     const ConvGeometry g = make_conv_geometry(cs.n, cs.h, cs.w, cs.c, cs.dm, cs.k, cs.s, cs.d, cs.pad);
     Tensor<double> x = random_tensor<double>({cs.n, cs.h, cs.w, cs.c}, rng);
     Tensor<double> dk = random_tensor<double>({cs.k[0], cs.k[1], cs.c, cs.dm}, rng);
@@ -414,8 +453,16 @@ void check_separable_matches_composition() {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(separable_op_matches_composition_float) { check_separable_matches_composition<float>(); }
-BOOST_AUTO_TEST_CASE(separable_op_matches_composition_double) { check_separable_matches_composition<double>(); }
+BOOST_AUTO_TEST_CASE(separable_op_matches_composition_float) {
+  check_separable_matches_composition<float>(separable_cases());
+}
+BOOST_AUTO_TEST_CASE(separable_op_matches_composition_double) {
+  check_separable_matches_composition<double>(separable_cases());
+}
+BOOST_AUTO_TEST_CASE(separable_op_matches_composition_on_random_geometries) {
+  check_separable_matches_composition<float>(random_separable_cases(100, 303));
+  check_separable_matches_composition<double>(random_separable_cases(60, 404));
+}
 
 BOOST_AUTO_TEST_CASE(separable_op_matches_composition_large) {
   // Input and output of 8 MB and more, many bands per image.
