@@ -3,7 +3,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -166,13 +165,12 @@ void unfused_backward(const SepShape& s, const T* x, const T* dk, const T* pk, c
 
 // ---- fused (AVX-512, float) ----------------------------------------------------
 
-// Whether an output of this many bytes is written with streaming stores (the
-// kernels support it: a line written whole need not be read first). Measured
-// on this machine it loses: the forward of mnv1_112x112x32_f64 takes 3.9 ms
-// with streaming stores of its 25.7 MB output and 3.4 ms without (one thread),
-// as the streaming stores stall once the write-combining buffers are full
-// while ordinary stores let the line fills overlap with the arithmetic.
-bool stream_output(int64_t /*bytes*/) { return false; }
+// The fused kernels write their outputs with ordinary stores. The kernels can
+// stream them instead (no read of a line written whole), but measured here
+// that loses: the forward of mnv1_112x112x32_f64 took 3.9 ms with streaming
+// stores of its 25.7 MB output and 3.4 ms without (one thread), as streaming
+// stores stall once the write-combining buffers are full while ordinary stores
+// let the line fills overlap with the arithmetic.
 
 // relu_bits (when non-null): relu's derivative as bits, for fused_backward.
 int64_t relu_bits_stride(const SepShape& s) { return (s.F + 15) / 16; }
@@ -184,7 +182,6 @@ void fused_forward(const SepShape& s, const float* x, const float* dk, const flo
   Tensor<float> packed = Tensor<float>::uninitialized({kernels::packed_b_floats_avx512(s.K, s.F)});
   kernels::pack_b_avx512(s.K, s.F, pk, s.F, 1, packed.data());
   const int64_t R = fused_band_rows(s), bands = (g.out_h + R - 1) / R, items = g.batch * bands;
-  const bool stream = stream_output(s.rows() * s.F * int64_t(sizeof(float)));
   // Dynamic scheduling: bands are independent (any order gives the same bits),
   // and a thread that is descheduled on a busy machine does not hold up the rest.
 #pragma omp parallel for schedule(dynamic, 2) if (items > 1 && !omp_in_parallel())
@@ -195,8 +192,7 @@ void fused_forward(const SepShape& s, const float* x, const float* dk, const flo
     plan.forward_rows(x, dk, n, oh0, oh1, d);
     const int64_t first = (n * g.out_h + oh0) * g.out_w;
     kernels::gemm_packed_avx512(rows, s.F, s.K, d, s.K, packed.data(), y + first * s.F, s.F, false, bias, relu,
-                                relu_bits ? relu_bits + first * relu_bits_stride(s) : nullptr, relu_bits_stride(s),
-                                stream);
+                                relu_bits ? relu_bits + first * relu_bits_stride(s) : nullptr, relu_bits_stride(s));
   }
 }
 
@@ -229,7 +225,6 @@ void fused_backward(const SepShape& s, const float* x, const float* dk, const fl
   Tensor<float> pdk = Tensor<float>::uninitialized({gdk ? parts * dk_size : 1});
   Tensor<float> pb = Tensor<float>::uninitialized({gb ? parts * F : 1});
   const int64_t R = fused_band_rows(s);
-  const bool stream_gx = gx && stream_output(g.input_size() * int64_t(sizeof(float)));
 #pragma omp parallel for schedule(dynamic, 1) if (parts > 1 && !omp_in_parallel())
   for (int64_t p = 0; p < parts; ++p) {
     float* my_pk = gpk ? ppk.data() + p * pk_size : nullptr;
@@ -269,14 +264,11 @@ void fused_backward(const SepShape& s, const float* x, const float* dk, const fl
         if (gx) {
           // Input rows whose every contributing output row is done.
           const int64_t ready = oh1 == OH ? g.in_h : std::clamp<int64_t>(oh1 * g.stride_h - g.pad_top, next_ih, g.in_h);
-          plan.backward_input_rows(dd_image, dk, next_ih, ready, gx + (n * g.in_h + next_ih) * g.in_w * g.channels,
-                                   stream_gx);
+          plan.backward_input_rows(dd_image, dk, next_ih, ready, gx + (n * g.in_h + next_ih) * g.in_w * g.channels);
           next_ih = ready;
         }
       }
     }
-    // Streaming stores are weakly ordered: the thread that made them fences them.
-    if (stream_gx) std::atomic_thread_fence(std::memory_order_seq_cst);
   }
   auto reduce = [parts](int64_t size, const float* partial, float* out) {
 #pragma omp parallel for schedule(static) if (size * parts > (1 << 16) && !omp_in_parallel())
