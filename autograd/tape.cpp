@@ -53,6 +53,7 @@ void Variable<T>::add_grad(const Tensor<T>& g, const char* op) const {
     node_->has_grad = true;
     return;
   }
+  own_grad();
   T* dst = node_->grad.data();
   const T* src = g.data();
   const int64_t n = g.size();
@@ -65,7 +66,15 @@ Tensor<T>& Variable<T>::grad_buffer() const {
     node_->grad = Tensor<T>(node_->value.shape());
     node_->has_grad = true;
   }
+  own_grad();
   return node_->grad;
+}
+
+template <typename T>
+void Variable<T>::own_grad() const {
+  if (!node_->grad_borrowed) return;
+  node_->grad = node_->grad.clone();
+  node_->grad_borrowed = false;
 }
 
 template <typename T>
@@ -95,12 +104,21 @@ void Tape<T>::backward(Variable<T>& root, bool retain_graph) {
 
 template <typename T>
 void Tape<T>::backward(Variable<T>& root, const Tensor<T>& seed, bool retain_graph) {
-  backward(root, seed.clone(), retain_graph);
+  // The seed is only read (unless the root's gradient gets a second
+  // contribution, which copies it first), so it is not copied: for a large
+  // output that copy would be a pass over memory as long as a kernel's.
+  root.add_grad_borrowed(seed, "backward seed");
+  replay(root, retain_graph);
 }
 
 template <typename T>
 void Tape<T>::backward(Variable<T>& root, Tensor<T>&& seed, bool retain_graph) {
   root.add_grad_owned(std::move(seed), "backward seed");
+  replay(root, retain_graph);
+}
+
+template <typename T>
+void Tape<T>::replay(Variable<T>& root, bool retain_graph) {
   // Entries are replayed newest first; while they run, grad mode is off so a
   // backward closure that composes ops does not grow the tape it walks.
   NoGradGuard no_grad;

@@ -30,8 +30,10 @@ class Tape {
   // Seeds d(root)/d(root) = 1 (root must have one element) or `seed`, replays
   // the tape in reverse and then clears it, unless retain_graph is set.
   void backward(Variable<T>& root, bool retain_graph = false);
+  // The seed is not copied: the root's gradient shares its storage (and is
+  // copied before anything is added to it), so the seed is never written.
   void backward(Variable<T>& root, const Tensor<T>& seed, bool retain_graph = false);
-  // Takes the seed's storage as the root's gradient instead of copying it.
+  // Takes the seed's storage as the root's gradient.
   void backward(Variable<T>& root, Tensor<T>&& seed, bool retain_graph = false);
 
   void clear() { entries_.clear(); }
@@ -44,6 +46,7 @@ class Tape {
     std::optional<Variable<T>> output;
     std::string scope;  // the name scope at record time, kept only when checking numerics
   };
+  void replay(Variable<T>& root, bool retain_graph);
   std::vector<Entry> entries_;
 };
 

@@ -34,6 +34,7 @@ class Variable {
   void zero_grad() const {
     node_->grad = Tensor<T>();
     node_->has_grad = false;
+    node_->grad_borrowed = false;
   }
 
   // grad += g. The shape must match the value's; `op` names the operation whose
@@ -49,6 +50,18 @@ class Variable {
     }
     add_grad(g, op);
   }
+  // Like add_grad_owned, for a gradient whose storage someone else may still
+  // hold and must never see written (a backward seed): it is adopted without a
+  // copy, and copied only if a later contribution has to be added to it.
+  void add_grad_borrowed(const Tensor<T>& g, const char* op) const {
+    if (!node_->has_grad && g.shape() == node_->value.shape()) {
+      node_->grad = g;
+      node_->has_grad = true;
+      node_->grad_borrowed = true;
+      return;
+    }
+    add_grad(g, op);
+  }
   // Like add_grad, but lets the caller write into the gradient buffer directly:
   // returns the buffer, zero-filled if this is the first contribution.
   Tensor<T>& grad_buffer() const;
@@ -56,10 +69,12 @@ class Variable {
   bool same_as(const Variable& other) const { return node_ == other.node_; }
 
  private:
+  void own_grad() const;  // copies a borrowed gradient before it is written
   struct Node {
     Tensor<T> value;
     Tensor<T> grad;
     bool has_grad = false;
+    bool grad_borrowed = false;  // grad shares storage it must not write (copy on write)
     bool requires_grad = false;
     std::string name;
   };

@@ -44,6 +44,23 @@ BOOST_AUTO_TEST_CASE(accumulates_and_retains) {
   BOOST_TEST(!a.has_grad());
 }
 
+// backward(root, seed) adopts the seed without a copy; the seed must still never
+// be written, even when the root's gradient is added to afterwards.
+BOOST_AUTO_TEST_CASE(seed_is_never_written) {
+  Tape<double>& tape = Tape<double>::current();
+  tape.clear();
+  Variable<double> a(Tensor<double>({3}, {1.0, 2.0, 3.0}), true);
+  Variable<double> y = mul(a, a);  // dy/da = 2a
+  const Tensor<double> seed({3}, {1.0, 10.0, 100.0});
+  tape.backward(y, seed, /*retain_graph=*/true);
+  BOOST_TEST(a.grad().to_vector() == std::vector<double>({2.0, 40.0, 600.0}), boost::test_tools::per_element());
+  tape.backward(y, seed);  // the root's gradient accumulates: 2 * seed
+  BOOST_TEST(y.grad().to_vector() == std::vector<double>({2.0, 20.0, 200.0}), boost::test_tools::per_element());
+  BOOST_TEST(seed.to_vector() == std::vector<double>({1.0, 10.0, 100.0}), boost::test_tools::per_element());
+  // a's gradient: 2a * seed from the first replay, 2a * (2 * seed) from the second.
+  BOOST_TEST(a.grad().to_vector() == std::vector<double>({6.0, 120.0, 1800.0}), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(shape_mismatch_names_the_op) {
   Variable<double> a(Tensor<double>({2, 2}), true, "w");
   try {
