@@ -2,6 +2,8 @@
 
 #include <omp.h>
 
+#include <xmmintrin.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -225,6 +227,11 @@ void fused_backward(const SepShape& s, const float* x, const float* dk, const fl
   Tensor<float> pdk = Tensor<float>::uninitialized({gdk ? parts * dk_size : 1});
   Tensor<float> pb = Tensor<float>::uninitialized({gb ? parts * F : 1});
   const int64_t R = fused_band_rows(s);
+  // An input gradient larger than a core's L2 cannot wait in cache for its
+  // consumer: write it with streaming stores, which skip reading each line
+  // before overwriting it. Measured here (Sapphire Rapids, 2 threads): train
+  // steps 5-25% faster on the shapes with a 3-26 MB input gradient.
+  const bool stream_gx = gx && g.input_size() * int64_t(sizeof(float)) > (int64_t(2) << 20);
 #pragma omp parallel for schedule(dynamic, 1) if (parts > 1 && !omp_in_parallel())
   for (int64_t p = 0; p < parts; ++p) {
     float* my_pk = gpk ? ppk.data() + p * pk_size : nullptr;
@@ -264,11 +271,14 @@ void fused_backward(const SepShape& s, const float* x, const float* dk, const fl
         if (gx) {
           // Input rows whose every contributing output row is done.
           const int64_t ready = oh1 == OH ? g.in_h : std::clamp<int64_t>(oh1 * g.stride_h - g.pad_top, next_ih, g.in_h);
-          plan.backward_input_rows(dd_image, dk, next_ih, ready, gx + (n * g.in_h + next_ih) * g.in_w * g.channels);
+          plan.backward_input_rows(dd_image, dk, next_ih, ready, gx + (n * g.in_h + next_ih) * g.in_w * g.channels,
+                                   stream_gx);
           next_ih = ready;
         }
       }
     }
+    // Streaming stores are weakly ordered: make them visible before other threads read gx.
+    if (stream_gx) _mm_sfence();
   }
   auto reduce = [parts](int64_t size, const float* partial, float* out) {
 #pragma omp parallel for schedule(static) if (size * parts > (1 << 16) && !omp_in_parallel())
