@@ -4,7 +4,7 @@
 // stride, depth_multiplier)).
 //
 // usage: sepconv-bench [--threads N] [--shapes a,b,...] [--modes forward,train]
-//                      [--impl layer|op] [--min-time SECONDS] [--cpu-time]
+//                      [--impl layer|op] [--min-time SECONDS] [--cpu-time] [--list-shapes]
 //   forward: the layer's forward pass (no tape).
 //   train:   forward + backward to the input and all weights, seeded with ones
 //            (the gradient of y.sum(), as the peer script does); gradients are
@@ -13,6 +13,7 @@
 //            --threads 1 it leaves out time spent descheduled on a busy machine.
 //   --impl op: call the separable_conv2d op with its fused relu directly instead
 //            of the layer (which applies its activation as a separate op).
+//   --list-shapes: print the shape names, one per line, and exit.
 // Prints one JSON line per shape and mode:
 //   {"shape", "mode", "ms" (median over >= min-time after warm-up), "gflops",
 //    "threads", "impl", "peak_rss_mb", "start_rss_mb"}: peak_rss_mb is the process's
@@ -113,7 +114,7 @@ double current_rss_mb() {
 [[noreturn]] void usage(const char* msg) {
   std::fprintf(stderr,
                "%s\nusage: sepconv-bench [--threads N] [--shapes a,b,...] [--modes forward,train] "
-               "[--impl layer|op] [--min-time SECONDS]\n",
+               "[--impl layer|op] [--min-time SECONDS] [--cpu-time] [--list-shapes]\n",
                msg);
   std::exit(2);
 }
@@ -138,6 +139,10 @@ int main(int argc, char** argv) {
     else if (a == "--impl") impl = value();
     else if (a == "--min-time") min_time = std::atof(value().c_str());
     else if (a == "--cpu-time") g_cpu_time = true;
+    else if (a == "--list-shapes") {
+      for (const BenchShape& s : kShapes) std::printf("%s\n", s.name);
+      return 0;
+    }
     else usage(("unknown argument " + a).c_str());
   }
   if (impl != "layer" && impl != "op") usage("--impl must be layer or op");

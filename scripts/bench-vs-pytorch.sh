@@ -7,17 +7,23 @@
 # geomean <= 0.8, no ratio above 1.
 #
 # usage: scripts/bench-vs-pytorch.sh [--threads N] [--shapes a,b,...] [--impl layer|op]
-#                                     [--bin DIR] [--peer PATH/torch_sepconv.py]
-# Defaults: 2 threads, every shape, the layer, build/bin, and the peer script
-# at ../shared/bench/torch_sepconv.py (relative to the repository root).
+#                                     [--bin DIR] [--peer PATH/torch_sepconv.py] [--repeat N]
+# Defaults: 2 threads, every shape, the layer, build/bin, the peer script at
+# ../shared/bench/torch_sepconv.py (relative to the repository root), 1 repeat.
 # Timings are only comparable on a quiet machine: both programs use every
-# thread they are given.
+# thread they are given. Ours and the peer run shape by shape, alternately, so
+# that both see the machine in the same state. On a shared machine whose
+# neighbours come and go, --repeat N does that N times and compares, per shape
+# and mode, the smallest of each side's N medians (the run least disturbed by
+# others), and prints each repeat's geometric means too, so the spread between
+# runs is visible.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 threads=2
 shapes=""
 impl=layer
+repeat=1
 bin="$root/build/bin"
 peer="$root/../shared/bench/torch_sepconv.py"
 while [[ $# -gt 0 ]]; do
@@ -27,7 +33,8 @@ while [[ $# -gt 0 ]]; do
     --impl) impl="$2"; shift 2 ;;
     --bin) bin="$2"; shift 2 ;;
     --peer) peer="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --repeat) repeat="$2"; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -36,42 +43,59 @@ done
 [[ -f "$peer" ]] || { echo "no peer script at $peer (use --peer)" >&2; exit 1; }
 /usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "/usr/bin/python3 cannot import torch" >&2; exit 1; }
 
+[[ "$repeat" =~ ^[1-9][0-9]*$ ]] || { echo "--repeat must be a positive integer, received: $repeat" >&2; exit 2; }
 ours="$(mktemp)"
 theirs="$(mktemp)"
 trap 'rm -f "$ours" "$theirs"' EXIT
 
-our_args=(--threads "$threads" --impl "$impl")
-peer_args=("$threads")
 if [[ -n "$shapes" ]]; then
-  our_args+=(--shapes "$shapes")
   IFS=',' read -r -a list <<< "$shapes"
-  peer_args+=("${list[@]}")
+else
+  mapfile -t list < <("$bin/sepconv-bench" --list-shapes)
 fi
 
-echo "running sepconv-bench ${our_args[*]} ..." >&2
-OMP_NUM_THREADS="$threads" "$bin/sepconv-bench" "${our_args[@]}" > "$ours"
-echo "running $(basename "$peer") ${peer_args[*]} ..." >&2
-OMP_NUM_THREADS="$threads" /usr/bin/python3 "$peer" "${peer_args[@]}" > "$theirs"
+for ((i = 1; i <= repeat; i++)); do
+  for shape in "${list[@]}"; do
+    echo "[$i/$repeat] $shape: sepconv-bench, then $(basename "$peer") ..." >&2
+    OMP_NUM_THREADS="$threads" "$bin/sepconv-bench" --threads "$threads" --impl "$impl" --shapes "$shape" |
+      sed "s/^{/{\"repeat\": $i, /" >> "$ours"
+    OMP_NUM_THREADS="$threads" /usr/bin/python3 "$peer" "$threads" "$shape" | sed "s/^{/{\"repeat\": $i, /" >> "$theirs"
+  done
+done
 
-/usr/bin/python3 - "$ours" "$theirs" "$threads" <<'PY'
+/usr/bin/python3 - "$ours" "$theirs" "$threads" "$repeat" <<'PY'
 import json, math, sys
-ours = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
-theirs = {(r["shape"], r["mode"]): r for r in (json.loads(l) for l in open(sys.argv[2]) if l.strip().startswith("{"))}
-peer = next(iter(theirs.values()), {}).get("peer", "pytorch")
-print(f"threads: {sys.argv[3]}   peer: {peer}")
+from collections import defaultdict
+def load(path):
+    runs = defaultdict(dict)  # repeat -> (shape, mode) -> record
+    for line in open(path):
+        if line.strip().startswith("{"):
+            r = json.loads(line)
+            runs[r["repeat"]][(r["shape"], r["mode"])] = r
+    return runs
+ours, theirs = load(sys.argv[1]), load(sys.argv[2])
+repeat = int(sys.argv[4])
+peer = next((r.get("peer") for run in theirs.values() for r in run.values()), "pytorch")
+keys = [k for k in ours[1] if all(k in ours[i] and k in theirs[i] for i in range(1, repeat + 1))]
+best = lambda runs, k: min(runs[i][k]["ms"] for i in range(1, repeat + 1))
+print(f"threads: {sys.argv[3]}   peer: {peer}   repeats: {repeat}" +
+      ("   (ms: the smallest of each side's medians)" if repeat > 1 else ""))
 print(f"{'shape':26s} {'mode':8s} {'ours ms':>9s} {'torch ms':>9s} {'ratio':>7s} {'GFLOP/s':>8s}")
-ratios = {"forward": [], "train": []}
-for r in ours:
-    t = theirs.get((r["shape"], r["mode"]))
-    if t is None:
-        continue
-    ratio = r["ms"] / t["ms"]
-    ratios.setdefault(r["mode"], []).append(ratio)
-    flag = "  <-- slower" if ratio > 1 else ""
-    print(f"{r['shape']:26s} {r['mode']:8s} {r['ms']:9.3f} {t['ms']:9.3f} {ratio:7.3f} {r['gflops']:8.1f}{flag}")
+geo = lambda v: math.exp(sum(math.log(x) for x in v) / len(v))
+ratios = defaultdict(list)
+for k in keys:
+    o, t = best(ours, k), best(theirs, k)
+    gflops = ours[1][k]["gflops"] * ours[1][k]["ms"] / o
+    ratios[k[1]].append(o / t)
+    flag = "  <-- slower" if o > t else ""
+    print(f"{k[0]:26s} {k[1]:8s} {o:9.3f} {t:9.3f} {o / t:7.3f} {gflops:8.1f}{flag}")
 for mode, goal in (("forward", 0.8), ("train", 0.62)):
     v = ratios.get(mode, [])
-    if v:
-        g = math.exp(sum(math.log(x) for x in v) / len(v))
-        print(f"geomean ratio {mode:8s}: {g:.3f} (goal <= {goal}), worst {max(v):.3f}")
+    if not v:
+        continue
+    line = f"geomean ratio {mode:8s}: {geo(v):.3f} (goal <= {goal}), worst {max(v):.3f}"
+    if repeat > 1:
+        per = [geo([ours[i][k]["ms"] / theirs[i][k]["ms"] for k in keys if k[1] == mode]) for i in range(1, repeat + 1)]
+        line += "   each repeat: " + " ".join(f"{g:.3f}" for g in per)
+    print(line)
 PY

@@ -2,8 +2,10 @@
 // flags; everything here is internal linkage except the entry points, so no
 // AVX-512 code can leak into generic paths through shared inline functions.
 //
-// Why our own: Debian's OpenBLAS is pinned to its Haswell (AVX2) kernels on
-// this machine (OPENBLAS_CORETYPE), half the FMA width the CPU has. The shapes
+// Why our own: Debian 12's OpenBLAS ran these shapes at 45-60 GFLOP/s on both
+// machines the project has had (AMD Zen 5 with OPENBLAS_CORETYPE=Haswell, which
+// pins it to AVX2 kernels; an Intel Xeon with AVX-512 without it), a fifth of
+// what these kernels reach (bench/kernel-bench.cpp). The shapes
 // of a separable convolution are also friendly to a simple design: m (pixels)
 // is large, k (channels) and n (filters) are at most a few hundred, so B fits
 // in L2 once packed, A can be read in place, and a whole k-loop runs in
