@@ -372,6 +372,10 @@ std::vector<SepCase> separable_cases() {
       {4, 6, 6, 8, 3, 16, {3, 2}, {1, 1}, {2, 2}, Padding::Same, true, false},
       {2, 12, 12, 32, 1, 64, {1, 1}, {1, 1}, {1, 1}, Padding::Valid, false, false},
       {5, 13, 6, 20, 1, 129, {3, 3}, {1, 1}, {1, 1}, Padding::Same, true, true},
+      // Filters not a multiple of the vector width over channels that are: the
+      // fused backward computes the pointwise kernel's gradient transposed.
+      {3, 10, 12, 32, 1, 24, {3, 3}, {1, 1}, {1, 1}, Padding::Same, true, true},
+      {2, 9, 9, 48, 1, 7, {3, 3}, {2, 2}, {1, 1}, Padding::Valid, false, false},
       // Wide rows: several bands per image in the fused kernels, so input-gradient
       // rows are gathered across band boundaries (stride 2; dilation 2 with depth
       // multiplier 2; an even kernel).
@@ -388,10 +392,24 @@ struct SepResult {
 
 // Runs one forward and backward (seeded with `seed`) through either the op or
 // the composition, in type T, and returns everything in double.
+// A case's input, weights and output-gradient seed, drawn at random.
+struct SepInputs {
+  Tensor<double> x, dk, pk, b, seed;
+};
+SepInputs random_inputs(const SepCase& cs, std::mt19937& rng) {
+  const ConvGeometry g = make_conv_geometry(cs.n, cs.h, cs.w, cs.c, cs.dm, cs.k, cs.s, cs.d, cs.pad);
+  SepInputs in;
+  in.x = random_tensor<double>({cs.n, cs.h, cs.w, cs.c}, rng);
+  in.dk = random_tensor<double>({cs.k[0], cs.k[1], cs.c, cs.dm}, rng);
+  in.pk = random_tensor<double>({1, 1, cs.c * cs.dm, cs.f}, rng);
+  in.b = random_tensor<double>({cs.f}, rng);
+  in.seed = random_tensor<double>({cs.n, g.out_h, g.out_w, cs.f}, rng);
+  return in;
+}
+
 template <typename T>
-SepResult run_separable(const SepCase& cs, bool composed, const Tensor<double>& x0, const Tensor<double>& dk0,
-                        const Tensor<double>& pk0, const Tensor<double>& b0, const Tensor<double>& seed) {
-  Variable<T> x(cast<T>(x0), true), dk(cast<T>(dk0), true), pk(cast<T>(pk0), true), b(cast<T>(b0), true);
+SepResult run_separable(const SepCase& cs, bool composed, const SepInputs& in) {
+  Variable<T> x(cast<T>(in.x), true), dk(cast<T>(in.dk), true), pk(cast<T>(in.pk), true), b(cast<T>(in.b), true);
   std::optional<Variable<T>> bias;
   if (cs.bias) bias = b;
   Variable<T> y;
@@ -404,7 +422,7 @@ SepResult run_separable(const SepCase& cs, bool composed, const Tensor<double>& 
     y = separable_conv2d(x, dk, pk, bias, cs.s, cs.d, cs.pad,
                          cs.relu ? SeparableActivation::Relu : SeparableActivation::None);
   }
-  Tape<T>::current().backward(y, cast<T>(seed));
+  Tape<T>::current().backward(y, cast<T>(in.seed));
   SepResult r{cast<double>(y.value()), cast<double>(x.grad()), cast<double>(dk.grad()), cast<double>(pk.grad()),
               cs.bias ? cast<double>(b.grad()) : Tensor<double>()};
   return r;
@@ -425,18 +443,14 @@ void check_separable_matches_composition(const std::vector<SepCase>& cases) {
   std::mt19937 rng(5);
   for (const SepCase& cs : cases) {
     const ConvGeometry g = make_conv_geometry(cs.n, cs.h, cs.w, cs.c, cs.dm, cs.k, cs.s, cs.d, cs.pad);
-    Tensor<double> x = random_tensor<double>({cs.n, cs.h, cs.w, cs.c}, rng);
-    Tensor<double> dk = random_tensor<double>({cs.k[0], cs.k[1], cs.c, cs.dm}, rng);
-    Tensor<double> pk = random_tensor<double>({1, 1, cs.c * cs.dm, cs.f}, rng);
-    Tensor<double> b = random_tensor<double>({cs.f}, rng);
-    Tensor<double> seed = random_tensor<double>({cs.n, g.out_h, g.out_w, cs.f}, rng);
+    const SepInputs in = random_inputs(cs, rng);
     // Terms in the longest sums: the pointwise kernel's gradient sums over all pixels.
     const int64_t terms = cs.k[0] * cs.k[1] * cs.c * cs.dm + cs.n * g.out_h * g.out_w * cs.k[0] * cs.k[1];
     const double tol = tolerance<T>(terms);
     for (cpu::Isa isa : isas()) {
       cpu::ScopedIsa guard(isa);
-      SepResult want = run_separable<T>(cs, true, x, dk, pk, b, seed);
-      SepResult got = run_separable<T>(cs, false, x, dk, pk, b, seed);
+      SepResult want = run_separable<T>(cs, true, in);
+      SepResult got = run_separable<T>(cs, false, in);
       BOOST_TEST_CONTEXT(DTypeName<T>::value << " " << cpu::isa_name(isa) << " f=" << cs.f << " bias=" << cs.bias
                                              << " relu=" << cs.relu << " " << describe({cs.n, cs.h, cs.w, cs.c,
                                                                                          cs.dm, cs.k, cs.s, cs.d,
@@ -468,15 +482,10 @@ BOOST_AUTO_TEST_CASE(separable_op_matches_composition_large) {
   // Input and output of 8 MB and more, many bands per image.
   std::mt19937 rng(17);
   const SepCase cs{2, 128, 128, 64, 1, 64, {3, 3}, {1, 1}, {1, 1}, Padding::Same, true, true};
-  const ConvGeometry g = make_conv_geometry(cs.n, cs.h, cs.w, cs.c, cs.dm, cs.k, cs.s, cs.d, cs.pad);
-  Tensor<double> x = random_tensor<double>({cs.n, cs.h, cs.w, cs.c}, rng);
-  Tensor<double> dk = random_tensor<double>({3, 3, cs.c, 1}, rng);
-  Tensor<double> pk = random_tensor<double>({1, 1, cs.c, cs.f}, rng);
-  Tensor<double> b = random_tensor<double>({cs.f}, rng);
-  Tensor<double> seed = random_tensor<double>({cs.n, g.out_h, g.out_w, cs.f}, rng);
+  const SepInputs in = random_inputs(cs, rng);
   const double tol = tolerance<float>(9 * cs.c + cs.n * cs.h * cs.w * 9);
-  SepResult want = run_separable<float>(cs, true, x, dk, pk, b, seed);
-  SepResult got = run_separable<float>(cs, false, x, dk, pk, b, seed);
+  SepResult want = run_separable<float>(cs, true, in);
+  SepResult got = run_separable<float>(cs, false, in);
   BOOST_TEST(close(got.y, want.y, tol));
   BOOST_TEST(close(got.gx, want.gx, tol));
   BOOST_TEST(close(got.gdk, want.gdk, tol));
@@ -503,22 +512,20 @@ BOOST_AUTO_TEST_CASE(separable_op_gradcheck) {
 
 BOOST_AUTO_TEST_CASE(separable_op_bitwise_identical_for_1_and_2_threads) {
   std::mt19937 rng(9);
-  const SepCase cs{6, 14, 13, 40, 1, 72, {3, 3}, {1, 1}, {1, 1}, Padding::Same, true, true};
-  const ConvGeometry g = make_conv_geometry(cs.n, cs.h, cs.w, cs.c, cs.dm, cs.k, cs.s, cs.d, cs.pad);
-  Tensor<double> x = random_tensor<double>({cs.n, cs.h, cs.w, cs.c}, rng);
-  Tensor<double> dk = random_tensor<double>({3, 3, cs.c, 1}, rng);
-  Tensor<double> pk = random_tensor<double>({1, 1, cs.c, cs.f}, rng);
-  Tensor<double> b = random_tensor<double>({cs.f}, rng);
-  Tensor<double> seed = random_tensor<double>({cs.n, g.out_h, g.out_w, cs.f}, rng);
-  for (cpu::Isa isa : isas()) {
-    cpu::ScopedIsa guard(isa);
-    auto r = with_threads([&] { return run_separable<float>(cs, false, x, dk, pk, b, seed); });
-    BOOST_TEST_CONTEXT(cpu::isa_name(isa)) {
-      BOOST_TEST(bitwise_equal(r.first.y, r.second.y));
-      BOOST_TEST(bitwise_equal(r.first.gx, r.second.gx));
-      BOOST_TEST(bitwise_equal(r.first.gdk, r.second.gdk));
-      BOOST_TEST(bitwise_equal(r.first.gpk, r.second.gpk));
-      BOOST_TEST(bitwise_equal(r.first.gb, r.second.gb));
+  // The second case takes the transposed pointwise-kernel gradient (24 filters, 32 channels).
+  for (const SepCase& cs : {SepCase{6, 14, 13, 40, 1, 72, {3, 3}, {1, 1}, {1, 1}, Padding::Same, true, true},
+                            SepCase{6, 12, 11, 32, 1, 24, {3, 3}, {1, 1}, {1, 1}, Padding::Same, true, true}}) {
+    const SepInputs in = random_inputs(cs, rng);
+    for (cpu::Isa isa : isas()) {
+      cpu::ScopedIsa guard(isa);
+      auto r = with_threads([&] { return run_separable<float>(cs, false, in); });
+      BOOST_TEST_CONTEXT(cpu::isa_name(isa)) {
+        BOOST_TEST(bitwise_equal(r.first.y, r.second.y));
+        BOOST_TEST(bitwise_equal(r.first.gx, r.second.gx));
+        BOOST_TEST(bitwise_equal(r.first.gdk, r.second.gdk));
+        BOOST_TEST(bitwise_equal(r.first.gpk, r.second.gpk));
+        BOOST_TEST(bitwise_equal(r.first.gb, r.second.gb));
+      }
     }
   }
 }
