@@ -2,10 +2,10 @@
 // flags; everything here is internal linkage except the entry points, so no
 // AVX-512 code can leak into generic paths through shared inline functions.
 //
-// Why our own: Debian 12's OpenBLAS ran these shapes at 45-60 GFLOP/s on both
-// machines the project has had (AMD Zen 5 with OPENBLAS_CORETYPE=Haswell, which
-// pins it to AVX2 kernels; an Intel Xeon with AVX-512 without it), a fifth of
-// what these kernels reach (bench/kernel-bench.cpp). The shapes
+// Why our own: Debian 12's OpenBLAS runs these shapes at 45-60 GFLOP/s on the
+// project's Intel Xeon (AVX-512), a fifth of what these kernels reach there
+// (bench/kernel-bench.cpp), and on the earlier AMD Zen 5 it was pinned to its
+// AVX2 kernels (OPENBLAS_CORETYPE=Haswell), half the FMA width. The shapes
 // of a separable convolution are also friendly to a simple design: m (pixels)
 // is large, k (channels) and n (filters) are at most a few hundred, so B fits
 // in L2 once packed, A can be read in place, and a whole k-loop runs in
