@@ -268,9 +268,9 @@ void fused_backward(const SepShape& s, const float* x, const float* dk, const fl
         if (my_pk) {
           float* d = kernels::thread_scratch<float>(5, rows * K);
           plan.forward_rows(band, dk, oh0, oh1, d);
-          if (transposed_pk)
+          if (transposed_pk)  // (F x K) += dZ^T D
             kernels::gemm_tn_avx512(rows, F, K, dz, F, d, K, my_pk, K, pk_started);
-          else
+          else  // (K x F) += D^T dZ
             kernels::gemm_tn_avx512(rows, K, F, d, K, dz, F, my_pk, F, pk_started);
           pk_started = true;
         }
@@ -290,27 +290,22 @@ void fused_backward(const SepShape& s, const float* x, const float* dk, const fl
     // Streaming stores are weakly ordered: make them visible before other threads read gx.
     if (stream_gx) _mm_sfence();
   }
-  auto reduce = [parts](int64_t size, const float* partial, float* out) {
+  // out[at(i)] = the parts' partials at i, added in part order.
+  auto reduce = [parts](int64_t size, const float* partial, float* out, auto at) {
 #pragma omp parallel for schedule(static) if (size * parts > (1 << 16) && !omp_in_parallel())
     for (int64_t i = 0; i < size; ++i) {
       float acc = partial[i];
       for (int64_t q = 1; q < parts; ++q) acc += partial[q * size + i];
-      out[i] = acc;
+      out[at(i)] = acc;
     }
   };
-  if (gpk && transposed_pk) {
-    const float* partial = ppk.data();
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t f = 0; f < F; ++f) {
-        float acc = partial[f * K + k];
-        for (int64_t q = 1; q < parts; ++q) acc += partial[q * pk_size + f * K + k];
-        gpk[k * F + f] = acc;
-      }
-  } else if (gpk) {
-    reduce(pk_size, ppk.data(), gpk);
-  }
-  if (gdk) reduce(dk_size, pdk.data(), gdk);
-  if (gb) reduce(F, pb.data(), gb);
+  auto same = [](int64_t i) { return i; };
+  if (gpk && transposed_pk)  // partial (f, k) -> gradient (k, f)
+    reduce(pk_size, ppk.data(), gpk, [K, F](int64_t i) { return i % K * F + i / K; });
+  else if (gpk)
+    reduce(pk_size, ppk.data(), gpk, same);
+  if (gdk) reduce(dk_size, pdk.data(), gdk, same);
+  if (gb) reduce(F, pb.data(), gb, same);
 }
 
 // Whether backward will take the fused path (and wants relu's bits from forward).

@@ -43,23 +43,14 @@ class Variable {
   // Like add_grad, for a gradient the caller owns outright (no other handle
   // shares its storage): the first contribution is adopted without a copy.
   void add_grad_owned(Tensor<T>&& g, const char* op) const {
-    if (!node_->has_grad && g.shape() == node_->value.shape()) {
-      node_->grad = std::move(g);
-      node_->has_grad = true;
-      return;
-    }
+    if (can_adopt(g)) return adopt(std::move(g), false);
     add_grad(g, op);
   }
   // Like add_grad_owned, for a gradient whose storage someone else may still
   // hold and must never see written (a backward seed): it is adopted without a
   // copy, and copied only if a later contribution has to be added to it.
   void add_grad_borrowed(const Tensor<T>& g, const char* op) const {
-    if (!node_->has_grad && g.shape() == node_->value.shape()) {
-      node_->grad = g;
-      node_->has_grad = true;
-      node_->grad_borrowed = true;
-      return;
-    }
+    if (can_adopt(g)) return adopt(g, true);
     add_grad(g, op);
   }
   // Like add_grad, but lets the caller write into the gradient buffer directly:
@@ -69,6 +60,13 @@ class Variable {
   bool same_as(const Variable& other) const { return node_ == other.node_; }
 
  private:
+  // A first contribution of the right shape becomes the gradient as it is.
+  bool can_adopt(const Tensor<T>& g) const { return !node_->has_grad && g.shape() == node_->value.shape(); }
+  void adopt(Tensor<T> g, bool borrowed) const {
+    node_->grad = std::move(g);
+    node_->has_grad = true;
+    node_->grad_borrowed = borrowed;
+  }
   void own_grad() const;  // copies a borrowed gradient before it is written
   struct Node {
     Tensor<T> value;
