@@ -182,7 +182,7 @@ void fused_forward(const SepShape& s, const float* x, const float* dk, const flo
   const ConvGeometry& g = s.g;
   const kernels::DepthwisePlan<float> plan(g);
   Tensor<float> packed = Tensor<float>::uninitialized({kernels::packed_b_floats_avx512(s.K, s.F)});
-  kernels::pack_b_avx512(s.K, s.F, pk, s.F, 1, packed.data());
+  kernels::pack_b_parallel_avx512(s.K, s.F, pk, s.F, 1, packed.data());
   const int64_t R = fused_band_rows(s), bands = (g.out_h + R - 1) / R, items = g.batch * bands;
   // Dynamic scheduling: bands are independent (any order gives the same bits),
   // and a thread that is descheduled on a busy machine does not hold up the rest.
@@ -213,7 +213,7 @@ void fused_backward(const SepShape& s, const float* x, const float* dk, const fl
   Tensor<float> packed_t;  // the pointwise kernel transposed, packed: dD = dZ * W^T
   if (need_dd) {
     packed_t = Tensor<float>::uninitialized({kernels::packed_b_floats_avx512(F, K)});
-    kernels::pack_b_avx512(F, K, pk, 1, F, packed_t.data());
+    kernels::pack_b_parallel_avx512(F, K, pk, 1, F, packed_t.data());
   }
   // Images per part: as many parts as images while their partial pointwise
   // gradients fit in 4 MB (each partial is written and then read once more

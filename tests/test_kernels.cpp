@@ -259,6 +259,39 @@ BOOST_AUTO_TEST_CASE(depthwise_fast_matches_reference_on_random_geometries) {
 BOOST_AUTO_TEST_CASE(gemm_matches_reference_float) { check_gemm_against_reference<float>(); }
 BOOST_AUTO_TEST_CASE(gemm_matches_reference_double) { check_gemm_against_reference<double>(); }
 
+BOOST_AUTO_TEST_CASE(packing_matches_the_plain_layout) {
+  // pack_b_avx512 for B and for B^T of a row-major matrix (16 x 16 blocks
+  // transposed in registers), and its panel-parallel twin, against the layout
+  // written out value by value: panels of kPackedPanel columns, the last one
+  // rounded up to 16 with zeros.
+  if (cpu::detected_isa() != cpu::Isa::Avx512) return;
+  std::mt19937 rng(29);
+  auto plain = [](int64_t k, int64_t n, const float* b, int64_t rs, int64_t cs) {
+    std::vector<float> out(static_cast<size_t>(kernels::packed_b_floats_avx512(k, n)), -1.0f);
+    for (int64_t j0 = 0; j0 < n; j0 += kernels::kPackedPanel) {
+      const int64_t cols = std::min(kernels::kPackedPanel, n - j0), width = (cols + 15) / 16 * 16;
+      for (int64_t p = 0; p < k; ++p)
+        for (int64_t j = 0; j < width; ++j) out[j0 * k + p * width + j] = j < cols ? b[p * rs + (j0 + j) * cs] : 0.0f;
+    }
+    return out;
+  };
+  // (k, n) with k and n below, at and past 16 / 64 / a panel, and power-of-two strides.
+  for (auto [k, n] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {5, 17}, {16, 16}, {33, 70}, {37, 128},
+                                                               {64, 24}, {130, 200}, {512, 512}, {728, 100}}) {
+    // Both read from wider matrices: B as k rows of n + 3 values, B^T as n rows of k + 3.
+    const int64_t ld = n + 3, ldt = k + 3;
+    Tensor<float> b = random_tensor<float>({k * ld}, rng), bt = random_tensor<float>({n * ldt}, rng);
+    const std::vector<float> want = plain(k, n, b.data(), ld, 1), want_t = plain(k, n, bt.data(), 1, ldt);
+    std::vector<float> got(want.size(), -1.0f), got_t(want.size(), -1.0f), par_t(want.size(), -1.0f);
+    kernels::pack_b_avx512(k, n, b.data(), ld, 1, got.data());
+    kernels::pack_b_avx512(k, n, bt.data(), 1, ldt, got_t.data());
+    kernels::pack_b_parallel_avx512(k, n, bt.data(), 1, ldt, par_t.data());
+    BOOST_TEST((got == want), "k=" << k << " n=" << n);
+    BOOST_TEST((got_t == want_t), "transposed, k=" << k << " n=" << n);
+    BOOST_TEST((par_t == want_t), "parallel, k=" << k << " n=" << n);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(kernels_bitwise_identical_for_1_and_2_threads) {
   std::mt19937 rng(11);
   const ConvGeometry g = make_conv_geometry(3, 21, 19, 37, 2, {3, 3}, {1, 1}, {1, 1}, Padding::Same);

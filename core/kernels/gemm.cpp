@@ -85,6 +85,20 @@ void for_row_chunks(int64_t M, double flops, const Body& body) {
 }
 }  // namespace
 
+namespace kernels {
+void pack_b_parallel_avx512(int64_t k, int64_t n, const float* b, int64_t rs, int64_t cs, float* packed) {
+  // Panel j is packed on its own at packed + j * kPackedPanel * k (every panel
+  // before the last is kPackedPanel wide). Below 128K values the threads would
+  // cost more than they save.
+  const int64_t panels = (n + kPackedPanel - 1) / kPackedPanel;
+  const bool threads = panels > 1 && k * n >= (int64_t(1) << 17) && num_threads() > 1 && !omp_in_parallel();
+#pragma omp parallel for schedule(static) if (threads)
+  for (int64_t j = 0; j < panels; ++j)
+    pack_b_avx512(k, std::min(kPackedPanel, n - j * kPackedPanel), b + j * kPackedPanel * cs, rs, cs,
+                  packed + j * kPackedPanel * k);
+}
+}  // namespace kernels
+
 template <typename T>
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
           int64_t ldb, T beta, T* C, int64_t ldc) {
@@ -99,7 +113,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
       const bool acc = beta == 1.0f;
       if (!ta) {
         Tensor<float> packed = Tensor<float>::uninitialized({kernels::packed_b_floats_avx512(K, N)});
-        kernels::pack_b_avx512(K, N, B, tb ? 1 : ldb, tb ? ldb : 1, packed.data());
+        kernels::pack_b_parallel_avx512(K, N, B, tb ? 1 : ldb, tb ? ldb : 1, packed.data());
         for_row_chunks(M, flops, [&](int64_t r0, int64_t r1) {
           kernels::gemm_packed_avx512(r1 - r0, N, K, A + r0 * lda, lda, packed.data(), C + r0 * ldc, ldc, acc,
                                       nullptr, false);

@@ -9,12 +9,18 @@
 
 namespace sepconv::kernels {
 
+constexpr int64_t kPackedPanel = 64;
+
 // Right-hand operand B (k x n) packed for gemm_packed_avx512: column panels of
-// 64 (the last one narrower, rounded up to 16), each stored k rows x width,
+// kPackedPanel (the last one narrower, rounded up to 16), each stored k rows x width,
 // zero padded. B(kk, j) = b[kk * row_stride + j * col_stride], so B or B^T of
 // a row-major matrix can be packed alike.
 int64_t packed_b_floats_avx512(int64_t k, int64_t n);
 void pack_b_avx512(int64_t k, int64_t n, const float* b, int64_t row_stride, int64_t col_stride, float* packed);
+// The same, with the column panels shared among the threads when B is large
+// (the packing would otherwise run on one thread while the others wait).
+void pack_b_parallel_avx512(int64_t k, int64_t n, const float* b, int64_t row_stride, int64_t col_stride,
+                            float* packed);
 
 // C (m x n, row stride ldc) = A (m x k, row stride lda) * B, plus C's previous
 // value when `accumulate`, plus bias[j] when bias is non-null, then max(0, .)
