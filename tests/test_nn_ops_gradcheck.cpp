@@ -135,6 +135,46 @@ BOOST_AUTO_TEST_CASE(pooling_gradcheck) {
         {random_tensor({1, 4, 5, 2}, 32)});
 }
 
+BOOST_AUTO_TEST_CASE(max_pool_float_matches_brute_force) {
+  // The float loops run in whichever vector build the CPU takes (AVX-512, AVX2
+  // or baseline): 37 channels make full vectors and a tail. Windows that tile
+  // the input (gradient written, not added), overlap, or leave gaps.
+  const int64_t N = 2, H = 6, W = 7, C = 37;
+  Tensor<double> xd = random_tensor({N, H, W, C}, 51);
+  Tensor<float> xf({N, H, W, C});
+  for (int64_t i = 0; i < xf.size(); ++i) xf[i] = static_cast<float>(xd[i]);
+  for (Padding p : {Padding::Valid, Padding::Same})
+    for (auto [pool, stride] : {std::pair<int64_t, int64_t>{2, 2}, {3, 2}, {2, 3}}) {
+      const PoolGeometry g = make_pool_geometry(xf.shape(), {pool, pool}, {stride, stride}, p);
+      Variable<float> x(xf, true);
+      Variable<float> y = max_pool2d<float>(x, {pool, pool}, {stride, stride}, p);
+      // Weights 1..: every output element's gradient is distinct.
+      Tensor<float> w(y.shape());
+      for (int64_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 97 + 1);
+      Variable<float> loss = sum(mul(y, Variable<float>(w)));
+      backward(loss);
+      std::vector<float> want_gx(static_cast<size_t>(xf.size()), 0.0f);
+      bool ok_y = true;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t oh = 0; oh < g.out_h; ++oh)
+          for (int64_t ow = 0; ow < g.out_w; ++ow)
+            for (int64_t c = 0; c < C; ++c) {
+              const int64_t hs = oh * stride - g.pad_top, ws = ow * stride - g.pad_left;
+              int64_t arg = -1;
+              for (int64_t h = std::max<int64_t>(hs, 0); h < std::min(hs + pool, H); ++h)
+                for (int64_t wi = std::max<int64_t>(ws, 0); wi < std::min(ws + pool, W); ++wi) {
+                  const int64_t i = ((n * H + h) * W + wi) * C + c;
+                  if (arg < 0 || xf[i] > xf[arg]) arg = i;  // first maximum in row-major order
+                }
+              const int64_t o = ((n * g.out_h + oh) * g.out_w + ow) * C + c;
+              ok_y = ok_y && y.value()[o] == xf[arg];
+              want_gx[static_cast<size_t>(arg)] += w[o];
+            }
+      BOOST_TEST(ok_y, "forward, pool " << pool << " stride " << stride);
+      BOOST_TEST(x.grad().to_vector() == want_gx, "gradient, pool " << pool << " stride " << stride);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(global_average_pool) {
   Variable<double> x(Tensor<double>({1, 2, 2, 2}, std::vector<double>{1, 10, 2, 20, 3, 30, 4, 40}));
   Variable<double> y = global_average_pool2d<double>(x);
