@@ -290,13 +290,23 @@ void fused_backward(const SepShape& s, const float* x, const float* dk, const fl
     // Streaming stores are weakly ordered: make them visible before other threads read gx.
     if (stream_gx) _mm_sfence();
   }
-  // out[at(i)] = the parts' partials at i, added in part order.
+  // out[at(i)] = the parts' partials at i, added in part order. Blocks of
+  // elements, each partial's block added whole, so that the additions run
+  // along contiguous memory (element by element, with the parts inner, they
+  // did not vectorize: 4% of a Fashion-MNIST epoch, with 64 parts).
   auto reduce = [parts](int64_t size, const float* partial, float* out, auto at) {
+    constexpr int64_t block = 1024;
+    const int64_t blocks = (size + block - 1) / block;
 #pragma omp parallel for schedule(static) if (size * parts > (1 << 16) && !omp_in_parallel())
-    for (int64_t i = 0; i < size; ++i) {
-      float acc = partial[i];
-      for (int64_t q = 1; q < parts; ++q) acc += partial[q * size + i];
-      out[at(i)] = acc;
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t i0 = b * block, n = std::min(block, size - i0);
+      float acc[block];
+      std::copy(partial + i0, partial + i0 + n, acc);
+      for (int64_t q = 1; q < parts; ++q) {
+        const float* __restrict pq = partial + q * size + i0;
+        for (int64_t i = 0; i < n; ++i) acc[i] += pq[i];
+      }
+      for (int64_t i = 0; i < n; ++i) out[at(i0 + i)] = acc[i];
     }
   };
   auto same = [](int64_t i) { return i; };
