@@ -64,13 +64,15 @@ void reduce_in_chunks(int64_t M, int64_t N, int64_t K, bool accumulate, T* C, in
     const int64_t r0 = g * group_rows, r1 = std::min(M, r0 + group_rows);
     if (r1 > r0) piece(k0, k1, r0, r1, partial.data() + (p * M + r0) * N);
   }
+  // Row by row, each part's row added whole (contiguous, so it vectorizes);
+  // every element still sums C (when accumulating) and then the parts in order.
 #pragma omp parallel for schedule(static) if (parallel_ok(double(M) * N * parts))
   for (int64_t i = 0; i < M; ++i) {
-    T* ci = C + i * ldc;
-    for (int64_t j = 0; j < N; ++j) {
-      T s = accumulate ? ci[j] : T(0);
-      for (int64_t p = 0; p < parts; ++p) s += partial[(p * M + i) * N + j];
-      ci[j] = s;
+    T* __restrict ci = C + i * ldc;
+    if (!accumulate) std::fill(ci, ci + N, T(0));
+    for (int64_t p = 0; p < parts; ++p) {
+      const T* __restrict pi = partial.data() + (p * M + i) * N;
+      for (int64_t j = 0; j < N; ++j) ci[j] += pi[j];
     }
   }
 }
