@@ -220,8 +220,8 @@ SEPCONV_VECTOR_CLONES void max_pool_row(const PoolGeometry& g, const T* __restri
 // is exact; TensorFlow's max-pool gradient picks the same element), through
 // `pending`, which holds it until an element takes it (compare-and-blend, so
 // the channel loop vectorizes). A window whose maximum is NaN passes nothing.
-// With `overwrite` (windows that do not overlap), the covered elements of
-// gx_image are written rather than added to.
+// With `overwrite` (windows that tile the input), the covered elements of
+// gx_image are written rather than added to (as if zero-filled first).
 template <typename T>
 SEPCONV_VECTOR_CLONES void max_pool_row_backward(const PoolGeometry& g, const T* __restrict x_image,
                                                  const T* __restrict y_row, const T* __restrict gy_row, int64_t oh,
@@ -237,21 +237,19 @@ SEPCONV_VECTOR_CLONES void max_pool_row_backward(const PoolGeometry& g, const T*
       for (int64_t w = wd.w0; w < wd.w1; ++w) {
         const T* __restrict xp = x_image + (h * W + w) * C;
         T* __restrict gp = gx_image + (h * W + w) * C;
-        if (overwrite) {
+        // Two instances of one loop, so that neither reads gp[c] needlessly.
+        auto take = [&](auto overwrite_c) __attribute__((always_inline)) {
           for (int64_t c = 0; c < C; ++c) {  // bit masks instead of branches
             const U hit = U(0) - static_cast<U>(xp[c] == m[c]);
             const U bits = std::bit_cast<U>(pending[c]);
-            gp[c] = std::bit_cast<T>(bits & hit);
+            gp[c] = (overwrite_c ? T(0) : gp[c]) + std::bit_cast<T>(bits & hit);
             pending[c] = std::bit_cast<T>(bits & ~hit);
           }
-        } else {
-          for (int64_t c = 0; c < C; ++c) {
-            const U hit = U(0) - static_cast<U>(xp[c] == m[c]);
-            const U bits = std::bit_cast<U>(pending[c]);
-            gp[c] += std::bit_cast<T>(bits & hit);
-            pending[c] = std::bit_cast<T>(bits & ~hit);
-          }
-        }
+        };
+        if (overwrite)
+          take(std::true_type{});
+        else
+          take(std::false_type{});
       }
   }
 }
@@ -261,8 +259,14 @@ SEPCONV_VECTOR_CLONES void max_pool_row_backward(const PoolGeometry& g, const T*
 bool windows_tile_input(const PoolGeometry& g) {
   if (g.stride_h < g.pool_h || g.stride_w < g.pool_w) return false;
   int64_t rows = 0, cols = 0;
-  for (int64_t oh = 0; oh < g.out_h; ++oh) rows += window(g, oh, 0).h1 - window(g, oh, 0).h0;
-  for (int64_t ow = 0; ow < g.out_w; ++ow) cols += window(g, 0, ow).w1 - window(g, 0, ow).w0;
+  for (int64_t oh = 0; oh < g.out_h; ++oh) {
+    const Window wd = window(g, oh, 0);
+    rows += wd.h1 - wd.h0;
+  }
+  for (int64_t ow = 0; ow < g.out_w; ++ow) {
+    const Window wd = window(g, 0, ow);
+    cols += wd.w1 - wd.w0;
+  }
   return rows == g.in_h && cols == g.in_w;
 }
 

@@ -423,8 +423,6 @@ struct SepResult {
   Tensor<double> y, gx, gdk, gpk, gb;
 };
 
-// Runs one forward and backward (seeded with `seed`) through either the op or
-// the composition, in type T, and returns everything in double.
 // A case's input, weights and output-gradient seed, drawn at random.
 struct SepInputs {
   Tensor<double> x, dk, pk, b, seed;
@@ -440,6 +438,8 @@ SepInputs random_inputs(const SepCase& cs, std::mt19937& rng) {
   return in;
 }
 
+// Runs one forward and backward (seeded with in.seed) through either the op or
+// the composition, in type T, and returns everything in double.
 template <typename T>
 SepResult run_separable(const SepCase& cs, bool composed, const SepInputs& in) {
   Variable<T> x(cast<T>(in.x), true), dk(cast<T>(in.dk), true), pk(cast<T>(in.pk), true), b(cast<T>(in.b), true);

@@ -42,7 +42,8 @@ struct SingleThreadedBlas {
   ~SingleThreadedBlas() { openblas_set_num_threads(num_threads()); }
 };
 
-bool parallel_ok(double flops) { return flops > 1e6 && num_threads() > 1 && !omp_in_parallel(); }
+// Whether `work` (floating-point operations, or the like) is worth sharing among threads.
+bool parallel_ok(double work) { return work > 1e6 && num_threads() > 1 && !omp_in_parallel(); }
 
 // C = A^T B (+ C when accumulate), A (K x M, lda), B (K x N, ldb): the reduction
 // over K is cut into chunks fixed by the shape, each summed into its own buffer
@@ -90,11 +91,10 @@ void for_row_chunks(int64_t M, double flops, const Body& body) {
 namespace kernels {
 void pack_b_parallel_avx512(int64_t k, int64_t n, const float* b, int64_t rs, int64_t cs, float* packed) {
   // Panel j is packed on its own at packed + j * kPackedPanel * k (every panel
-  // before the last is kPackedPanel wide). Below 128K values the threads would
-  // cost more than they save.
+  // before the last is kPackedPanel wide). A copied value counts as 8 units of
+  // work: below about 128K values the threads would cost more than they save.
   const int64_t panels = (n + kPackedPanel - 1) / kPackedPanel;
-  const bool threads = panels > 1 && k * n >= (int64_t(1) << 17) && num_threads() > 1 && !omp_in_parallel();
-#pragma omp parallel for schedule(static) if (threads)
+#pragma omp parallel for schedule(static) if (panels > 1 && parallel_ok(8.0 * k * n))
   for (int64_t j = 0; j < panels; ++j)
     pack_b_avx512(k, std::min(kPackedPanel, n - j * kPackedPanel), b + j * kPackedPanel * cs, rs, cs,
                   packed + j * kPackedPanel * k);

@@ -16,6 +16,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstdlib>
 #include <new>
 #include <cstdint>
@@ -263,16 +264,8 @@ void pack_b_avx512(int64_t k, int64_t n, const float* b, int64_t rs, int64_t cs,
       }
       continue;
     }
-    if (rs == 1) {  // B^T of a row-major matrix: transpose 16 x 16 blocks in registers
-      pack_transposed_panel(k, cols, width, b + j0 * cs, cs, out);
-      continue;
-    }
-    for (int64_t p = 0; p < k; ++p) {
-      float* row = out + p * width;
-      const float* src = b + p * rs + j0 * cs;
-      for (int64_t j = 0; j < cols; ++j) row[j] = src[j * cs];
-      std::fill(row + cols, row + width, 0.0f);
-    }
+    assert(rs == 1 && "pack_b_avx512: one of the strides must be 1");
+    pack_transposed_panel(k, cols, width, b + j0 * cs, cs, out);  // B^T of a row-major matrix
   }
 }
 

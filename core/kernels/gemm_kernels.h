@@ -2,7 +2,8 @@
 // Internal: the hand-written single-threaded GEMM building blocks behind gemm()
 // and the fused separable op. Callers split work over threads themselves (by
 // rows of C, or by fixed row chunks for the transposed product), so results do
-// not depend on the thread count. Only call the *_avx512 functions when
+// not depend on the thread count; the one exception, pack_b_parallel_avx512,
+// only copies. Only call the *_avx512 functions when
 // cpu::active_isa() is Avx512.
 #include <cstddef>
 #include <cstdint>
@@ -13,8 +14,8 @@ constexpr int64_t kPackedPanel = 64;
 
 // Right-hand operand B (k x n) packed for gemm_packed_avx512: column panels of
 // kPackedPanel (the last one narrower, rounded up to 16), each stored k rows x width,
-// zero padded. B(kk, j) = b[kk * row_stride + j * col_stride], so B or B^T of
-// a row-major matrix can be packed alike.
+// zero padded. B(kk, j) = b[kk * row_stride + j * col_stride] with one of the
+// strides 1, so B or B^T of a row-major matrix can be packed alike.
 int64_t packed_b_floats_avx512(int64_t k, int64_t n);
 void pack_b_avx512(int64_t k, int64_t n, const float* b, int64_t row_stride, int64_t col_stride, float* packed);
 // The same, with the column panels shared among the threads when B is large
