@@ -292,6 +292,41 @@ BOOST_AUTO_TEST_CASE(packing_matches_the_plain_layout) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(weight_gradient_gemm_sums_in_its_documented_order) {
+  // gemm_tn_avx512 sums each element of C over blocks of 512 rows, each block
+  // in row order from zero with fused multiply-adds, and adds the block's sum
+  // to C: the same loop written plainly gives the same bits, whether or not
+  // A is packed into strips first. Shapes on both sides of the packing rule,
+  // with k past a multiple of 6 (the strips' width) and n past one of 64.
+  if (cpu::detected_isa() != cpu::Isa::Avx512) return;
+  std::mt19937 rng(31);
+  struct G {
+    int64_t m, k, n;
+    bool packs;
+  };
+  for (const G& s : {G{300, 731, 200, true}, G{1030, 517, 130, true}, G{90, 40, 70, false}, G{200, 131, 64, false}}) {
+    BOOST_TEST(kernels::tn_packs_a_avx512(std::min<int64_t>(s.m, 512), s.k, s.n) == s.packs, "m=" << s.m);
+    const int64_t lda = s.k + 5, ldb = s.n + 3, ldc = s.n + 1;  // every matrix inside a wider one
+    Tensor<float> a = random_tensor<float>({s.m * lda}, rng), b = random_tensor<float>({s.m * ldb}, rng);
+    for (bool accumulate : {false, true}) {
+      Tensor<float> c = random_tensor<float>({s.k * ldc}, rng);
+      std::vector<float> want(c.data(), c.data() + c.size());
+      for (int64_t i = 0; i < s.k; ++i)
+        for (int64_t j = 0; j < s.n; ++j) {
+          float& out = want[i * ldc + j];
+          for (int64_t p0 = 0; p0 < s.m; p0 += 512) {
+            float sum = 0.0f;
+            for (int64_t p = p0; p < std::min(s.m, p0 + 512); ++p) sum = std::fma(a.data()[p * lda + i], b.data()[p * ldb + j], sum);
+            out = (accumulate || p0 > 0) ? out + sum : sum;
+          }
+        }
+      kernels::gemm_tn_avx512(s.m, s.k, s.n, a.data(), lda, b.data(), ldb, c.data(), ldc, accumulate);
+      const std::vector<float> got(c.data(), c.data() + c.size());
+      BOOST_TEST((got == want), "m=" << s.m << " k=" << s.k << " n=" << s.n << " accumulate=" << accumulate);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(kernels_bitwise_identical_for_1_and_2_threads) {
   std::mt19937 rng(11);
   const ConvGeometry g = make_conv_geometry(3, 21, 19, 37, 2, {3, 3}, {1, 1}, {1, 1}, Padding::Same);

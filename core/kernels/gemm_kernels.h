@@ -41,6 +41,9 @@ void gemm_packed_avx512(int64_t m, int64_t n, int64_t k, const float* a, int64_t
 // chunks in order gets the same bits whatever the thread count.
 void gemm_tn_avx512(int64_t m, int64_t k, int64_t n, const float* a, int64_t lda, const float* b, int64_t ldb,
                     float* c, int64_t ldc, bool accumulate);
+// Whether gemm_tn_avx512 packs A's blocks of `rows` rows (at most 512) into
+// column strips before the product (same sums in the same order either way).
+bool tn_packs_a_avx512(int64_t rows, int64_t k, int64_t n);
 
 // dz = dy where the bit recorded by gemm_packed_avx512 is set, 0 elsewhere
 // (rows x n, contiguous); sums[j] += dz[i, j] row after row when sums is non-null.
