@@ -297,14 +297,17 @@ BOOST_AUTO_TEST_CASE(weight_gradient_gemm_sums_in_its_documented_order) {
   // in row order from zero with fused multiply-adds, and adds the block's sum
   // to C: the same loop written plainly gives the same bits, whether or not
   // A is packed into strips first. Shapes on both sides of the packing rule,
-  // with k past a multiple of 6 (the strips' width) and n past one of 64.
+  // with k past a multiple of 6 (the strips' width) and n past one of 64 by
+  // 40, 24 and 8 columns (last panels of 3, 2 and 1 vectors, which read A in
+  // place beside the packed full panels).
   if (cpu::detected_isa() != cpu::Isa::Avx512) return;
   std::mt19937 rng(31);
   struct G {
     int64_t m, k, n;
     bool packs;
   };
-  for (const G& s : {G{300, 731, 200, true}, G{1030, 517, 130, true}, G{90, 40, 70, false}, G{200, 131, 64, false}}) {
+  for (const G& s : {G{300, 731, 232, true}, G{1030, 517, 152, true}, G{260, 600, 200, true}, G{90, 40, 70, false},
+                     G{200, 131, 64, false}}) {
     BOOST_TEST(kernels::tn_packs_a_avx512(std::min<int64_t>(s.m, 512), s.k, s.n) == s.packs, "m=" << s.m);
     const int64_t lda = s.k + 5, ldb = s.n + 3, ldc = s.n + 1;  // every matrix inside a wider one
     Tensor<float> a = random_tensor<float>({s.m * lda}, rng), b = random_tensor<float>({s.m * ldb}, rng);
