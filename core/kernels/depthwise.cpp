@@ -48,6 +48,7 @@ struct PortableVec {
   static constexpr int W = static_cast<int>(32 / sizeof(Elem));
   static constexpr int kTile = 8;
   static constexpr int kRowChannels = 1;
+  static constexpr bool kPinLoads = false;
   static reg zero() { return reg{}; }
   static reg load(const T* p) {
     reg r;

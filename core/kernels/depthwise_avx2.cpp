@@ -18,6 +18,7 @@ struct V {
   static constexpr int W = 8;
   static constexpr int kTile = 12;
   static constexpr int kRowChannels = 1;
+  static constexpr bool kPinLoads = true;
   static reg zero() { return _mm256_setzero_ps(); }
   static reg load(const T* p) { return _mm256_loadu_ps(p); }
   static reg load(const T* p, mask m) { return _mm256_maskload_ps(p, m); }

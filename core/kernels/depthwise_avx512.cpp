@@ -20,6 +20,7 @@ struct V {
   static constexpr int W = 16;
   static constexpr int kTile = 12;
   static constexpr int kRowChannels = 2;
+  static constexpr bool kPinLoads = true;
   static reg zero() { return _mm512_setzero_ps(); }
   static reg load(const T* p) { return _mm512_loadu_ps(p); }
   static reg load(const T* p, mask m) { return _mm512_maskz_loadu_ps(m, p); }

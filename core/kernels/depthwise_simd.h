@@ -10,6 +10,7 @@
 // tail_mask(n) for the first n < W lanes.
 //
 // V::kTile is the widest pixel tile of correlate_pixels (8 or 12, by register count).
+// V::kPinLoads: reg is a machine vector register type (see in_register).
 //
 // Both loops see the image through zero-padded buffers prepared by the caller
 // (depthwise.cpp), so every tap of every pixel is in range: no edge cases here.
@@ -17,6 +18,23 @@
 // `Tap` (kernels::DwTap<V::T>) must be in scope: a tap of a correlation,
 // `offset` (elements) from a pixel's base in the input buffer to the input this
 // tap reads, and the tap's weights (one per channel).
+
+// Walking a pointer by a run-time stride with one add per step, the pointer
+// hidden from the optimizer: otherwise GCC precomputes x * C for every x of an
+// unrolled tile and, short of registers, keeps the offsets in vector
+// registers, paying a move to a general register (on an FMA port) and an add
+// for every load.
+template <typename P>
+__attribute__((always_inline)) inline void opaque(P*& p) {
+  asm("" : "+r"(p));
+}
+// Loaded once into a register: otherwise GCC folds the load into each of
+// the value's FMAs as a memory operand, and the tile becomes bound by loads.
+// (Only for register types of the target's own vectors, V::kPinLoads.)
+template <typename R>
+__attribute__((always_inline)) inline void in_register(R& r) {
+  if constexpr (V::kPinLoads) asm("" : "+v"(r));
+}
 
 template <int P, bool Masked>
 __attribute__((always_inline)) inline void correlate_tile(int64_t c0, typename V::mask m, const typename V::T* in,
@@ -32,17 +50,18 @@ __attribute__((always_inline)) inline void correlate_tile(int64_t c0, typename V
     else
       acc[p] = V::zero();
   }
-  // One pointer per pixel, fixed over the taps: each input load is then
-  // pointer + tap offset, with no chain of address arithmetic between the FMAs.
-  const typename V::T* px[P];
-#pragma GCC unroll 16
-  for (int p = 0; p < P; ++p) px[p] = in + p * in_step + c0;
+  // Each tap walks the tile's pixels with one pointer. (A pointer per pixel,
+  // fixed over the taps, needs more registers than there are with 12 pixels:
+  // they were kept in vector registers and moved back for every load, 10-25%
+  // slower.)
   for (int t = 0; t < ntaps; ++t) {
     const reg w = Masked ? V::load(taps[t].weight + c0, m) : V::load(taps[t].weight + c0);
-    const int64_t off = taps[t].offset;
+    const typename V::T* x = in + taps[t].offset + c0;
 #pragma GCC unroll 16
-    for (int p = 0; p < P; ++p)
-      acc[p] = V::fma(Masked ? V::load(px[p] + off, m) : V::load(px[p] + off), w, acc[p]);
+    for (int p = 0; p < P; ++p, x += in_step) {
+      acc[p] = V::fma(Masked ? V::load(x, m) : V::load(x), w, acc[p]);
+      opaque(x);
+    }
   }
 #pragma GCC unroll 16
   for (int p = 0; p < P; ++p) {
@@ -216,19 +235,22 @@ __attribute__((always_inline)) inline void row_tile(int64_t c0, typename V::mask
     for (int v = 0; v < NC; ++v) acc[p][v] = V::zero();
   for (int r = 0; r < nrows; ++r) {
     reg w[KW][NC];
+    const typename V::T* wp = wrow[r] + c0;
 #pragma GCC unroll 8
-    for (int j = 0; j < KW; ++j)
+    for (int j = 0; j < KW; ++j) {
 #pragma GCC unroll 4
-      for (int v = 0; v < NC; ++v) {
-        const typename V::T* wp = wrow[r] + j * wstep + c0 + v * V::W;
-        w[j][v] = Masked ? V::load(wp, m) : V::load(wp);
-      }
+      for (int v = 0; v < NC; ++v) w[j][v] = Masked ? V::load(wp + v * V::W, m) : V::load(wp + v * V::W);
+      wp += wstep;
+      opaque(wp);
+    }
     const typename V::T* b = in + roff[r] + c0;
 #pragma GCC unroll 32
-    for (int x = 0; x < X; ++x) {
+    for (int x = 0; x < X; ++x, b += C) {
+      opaque(b);
 #pragma GCC unroll 4
       for (int v = 0; v < NC; ++v) {
-        const reg xv = Masked ? V::load(b + x * C + v * V::W, m) : V::load(b + x * C + v * V::W);
+        reg xv = Masked ? V::load(b + v * V::W, m) : V::load(b + v * V::W);
+        in_register(xv);
 #pragma GCC unroll 8
         for (int j = 0; j < KW; ++j) {
           if ((x - j) % S != 0) continue;
@@ -328,29 +350,40 @@ __attribute__((always_inline)) inline void acc_segment(typename V::reg (&acc)[NR
 #pragma GCC unroll 4
     for (int v = 0; v < NC; ++v) gw[j][v] = V::zero();
   auto load = [&](const typename V::T* p) { return Masked ? V::load(p, m) : V::load(p); };
-  // x = x0 + ph; go[x] is loaded into slot ph; tap j pairs input x with go[x - j] (slot (ph - j) mod KW).
-  auto step = [&](int64_t x, auto ph_const, bool go_valid) {
+  // The current pixel's input rows and output gradient, one pointer add per step.
+  const typename V::T* xp[NR];
+#pragma GCC unroll 8
+  for (int r = 0; r < NR; ++r) xp[r] = rp[r];
+  const typename V::T* g = gp;
+  // Pixel x = x0 + ph; go[x] is loaded into slot ph; tap j pairs input x with go[x - j] (slot (ph - j) mod KW).
+  auto step = [&](auto ph_const, bool go_valid) {
     constexpr int ph = decltype(ph_const)::value;
 #pragma GCC unroll 4
-    for (int v = 0; v < NC; ++v) gw[ph][v] = go_valid ? load(gp + x * C + v * V::W) : V::zero();
+    for (int v = 0; v < NC; ++v) gw[ph][v] = go_valid ? load(g + v * V::W) : V::zero();
 #pragma GCC unroll 8
     for (int r = 0; r < NR; ++r)
 #pragma GCC unroll 4
       for (int v = 0; v < NC; ++v) {
-        const reg xv = load(rp[r] + x * C + v * V::W);
+        reg xv = load(xp[r] + v * V::W);
+        in_register(xv);
 #pragma GCC unroll 8
         for (int j = 0; j < KW; ++j) acc[r][j][v] = V::fma(xv, gw[(ph - j + KW) % KW][v], acc[r][j][v]);
       }
+    // (Plain adds here: hiding these pointers from the optimizer, as row_tile
+    // does, made this loop 1.5x slower.)
+    g += C;
+#pragma GCC unroll 8
+    for (int r = 0; r < NR; ++r) xp[r] += C;
   };
   const int64_t xend = count + KW - 1;  // input pixels that meet at least one output pixel
   int64_t x0 = 0;
   for (; x0 + KW <= count; x0 += KW)
     [&]<int... P>(std::integer_sequence<int, P...>) {
-      (step(x0 + P, std::integral_constant<int, P>{}, true), ...);
+      (step(std::integral_constant<int, P>{}, true), ...);
     }(std::make_integer_sequence<int, KW>{});
   for (; x0 < xend; x0 += KW)
     [&]<int... P>(std::integer_sequence<int, P...>) {
-      ((x0 + P < xend ? step(x0 + P, std::integral_constant<int, P>{}, x0 + P < count) : void()), ...);
+      ((x0 + P < xend ? step(std::integral_constant<int, P>{}, x0 + P < count) : void()), ...);
     }(std::make_integer_sequence<int, KW>{});
 }
 
