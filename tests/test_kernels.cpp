@@ -296,7 +296,8 @@ BOOST_AUTO_TEST_CASE(weight_gradient_gemm_sums_in_its_documented_order) {
   // gemm_tn_avx512 sums each element of C over blocks of 512 rows, each block
   // in row order from zero with fused multiply-adds, and adds the block's sum
   // to C: the same loop written plainly gives the same bits, whether or not
-  // A is packed into strips first. Shapes on both sides of the packing rule,
+  // A is packed into strips first and B into panels (B is read in place for
+  // k up to 64). Shapes on both sides of the packing rule,
   // with k past a multiple of 6 (the strips' width) and n past one of 64 by
   // 40, 24 and 8 columns (last panels of 3, 2 and 1 vectors, which read A in
   // place beside the packed full panels).
@@ -307,7 +308,7 @@ BOOST_AUTO_TEST_CASE(weight_gradient_gemm_sums_in_its_documented_order) {
     bool packs;
   };
   for (const G& s : {G{300, 731, 232, true}, G{1030, 517, 152, true}, G{260, 600, 200, true}, G{90, 40, 70, false},
-                     G{200, 131, 64, false}}) {
+                     G{200, 131, 64, false}, G{700, 64, 150, false}, G{33, 65, 17, false}}) {
     BOOST_TEST(kernels::tn_packs_a_avx512(std::min<int64_t>(s.m, 512), s.k, s.n) == s.packs, "m=" << s.m);
     const int64_t lda = s.k + 5, ldb = s.n + 3, ldc = s.n + 1;  // every matrix inside a wider one
     Tensor<float> a = random_tensor<float>({s.m * lda}, rng), b = random_tensor<float>({s.m * ldb}, rng);

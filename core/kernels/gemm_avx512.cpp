@@ -144,9 +144,9 @@ thread_local Scratch tn_a_scratch;
 // A's MR consecutive floats of each row are broadcast (row stride lda: A in
 // place, or MR for a packed strip), B comes
 // packed (m x NV*16, contiguous) so it streams from L1 for every tile.
-template <int MR, int NV>
-void tn_tile(int64_t m, const float* __restrict a, int64_t lda, const float* __restrict bp, float* __restrict c,
-             int64_t ldc, int rows, __mmask16 last, bool accumulate) {
+template <int MR, int NV, bool InPlaceB = false>
+void tn_tile(int64_t m, const float* __restrict a, int64_t lda, const float* __restrict bp, int64_t ldb,
+             float* __restrict c, int64_t ldc, int rows, __mmask16 last, bool accumulate) {
   constexpr int W = NV * 16;
   __m512 acc[MR][NV];
 #pragma GCC unroll 32
@@ -157,7 +157,9 @@ void tn_tile(int64_t m, const float* __restrict a, int64_t lda, const float* __r
     const float* ap = a + p * lda;
     __m512 bv[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(bp + p * W + v * 16);
+    for (int v = 0; v < NV; ++v)
+      bv[v] = InPlaceB ? _mm512_maskz_loadu_ps(v == NV - 1 ? last : 0xFFFF, bp + p * ldb + v * 16)
+                       : _mm512_load_ps(bp + p * W + v * 16);
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
       const __m512 ai = _mm512_set1_ps(ap[i]);
@@ -178,27 +180,45 @@ void tn_tile(int64_t m, const float* __restrict a, int64_t lda, const float* __r
   }
 }
 
-template <int NV, int R = nn_rows<NV>()>
-inline void tn_tile_rows(int rows, int64_t m, const float* a, int64_t lda, const float* bp, float* c, int64_t ldc,
-                         __mmask16 last, bool accumulate) {
+template <int NV, bool InPlaceB, int R = nn_rows<NV>()>
+inline void tn_tile_rows(int rows, int64_t m, const float* a, int64_t lda, const float* bp, int64_t ldb, float* c,
+                         int64_t ldc, __mmask16 last, bool accumulate) {
   if constexpr (R >= 1) {
-    if (rows == R) return tn_tile<R, NV>(m, a, lda, bp, c, ldc, R, last, accumulate);
-    return tn_tile_rows<NV, R - 1>(rows, m, a, lda, bp, c, ldc, last, accumulate);
+    if (rows == R) return tn_tile<R, NV, InPlaceB>(m, a, lda, bp, ldb, c, ldc, R, last, accumulate);
+    return tn_tile_rows<NV, InPlaceB, R - 1>(rows, m, a, lda, bp, ldb, c, ldc, last, accumulate);
   }
 }
 
 // With strips (non-null: A packed by pack_a_strips for this panel's MR), tile
-// t reads its strip contiguously; otherwise A in place.
-template <int NV>
+// t reads its strip contiguously; otherwise A in place. B is the packed panel,
+// or with InPlaceB the panel's columns of B itself (row stride ldb).
+template <int NV, bool InPlaceB>
 void tn_panel(int64_t m, int64_t k, int64_t cols, const float* a, int64_t lda, const float* strips,
-              const float* bp, float* c, int64_t ldc, bool accumulate) {
+              const float* bp, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
   constexpr int MR = nn_rows<NV>();
   const __mmask16 last = tail_mask(cols - (cols - 1) / 16 * 16);
   auto at = [&](int64_t t) { return strips ? strips + t * m : a + t; };
   const int64_t step = strips ? MR : lda;
   int64_t t = 0;
-  for (; t + MR <= k; t += MR) tn_tile<MR, NV>(m, at(t), step, bp, c + t * ldc, ldc, MR, last, accumulate);
-  if (t < k) tn_tile_rows<NV>(static_cast<int>(k - t), m, at(t), step, bp, c + t * ldc, ldc, last, accumulate);
+  for (; t + MR <= k; t += MR)
+    tn_tile<MR, NV, InPlaceB>(m, at(t), step, bp, ldb, c + t * ldc, ldc, MR, last, accumulate);
+  if (t < k)
+    tn_tile_rows<NV, InPlaceB>(static_cast<int>(k - t), m, at(t), step, bp, ldb, c + t * ldc, ldc, last, accumulate);
+}
+
+template <bool InPlaceB>
+void tn_panels(int64_t rows, int64_t k, int64_t n, const float* ap, int64_t lda, const float* strips,
+               const float* b, int64_t ldb, const float* packed, float* c, int64_t ldc, bool accumulate) {
+  for (int64_t j0 = 0; j0 < n; j0 += kPanel) {
+    const int64_t cols = std::min(kPanel, n - j0);
+    const float* bj = InPlaceB ? b + j0 : packed + j0 * rows;
+    switch ((cols + 15) / 16) {
+      case 4: tn_panel<4, InPlaceB>(rows, k, cols, ap, lda, strips, bj, ldb, c + j0, ldc, accumulate); break;
+      case 3: tn_panel<3, InPlaceB>(rows, k, cols, ap, lda, nullptr, bj, ldb, c + j0, ldc, accumulate); break;
+      case 2: tn_panel<2, InPlaceB>(rows, k, cols, ap, lda, nullptr, bj, ldb, c + j0, ldc, accumulate); break;
+      default: tn_panel<1, InPlaceB>(rows, k, cols, ap, lda, nullptr, bj, ldb, c + j0, ldc, accumulate); break;
+    }
+  }
 }
 
 // A's rows x k block as strips of MR columns, strip s = rows x MR contiguous
@@ -345,19 +365,27 @@ void gemm_tn_avx512(int64_t m, int64_t k, int64_t n, const float* a, int64_t lda
     return;
   }
   // Blocks of up to 512 rows, as the NN kernel takes its k: all of B's block
-  // is packed in panels (at most 128 KB each, read from L2), A is read in
-  // place (or packed in strips, see tn_packs_a_avx512), and each tile of C sums the whole block in registers, so C is
-  // loaded and stored once per block. The block size is a constant, so the
-  // order of the additions depends on the shape alone.
+  // is packed in panels (at most 128 KB each, read from L2; or read in place,
+  // below), A is read in place (or packed in strips, see tn_packs_a_avx512),
+  // and each tile of C sums the whole block in registers, so C is loaded and
+  // stored once per block. The block size is a constant, so the order of the
+  // additions depends on the shape alone.
   constexpr int64_t block = 512;
   const int64_t width = (n + 15) / 16 * 16;
   float* bp = tn_scratch.get(static_cast<size_t>(std::min(block, m) * width));
   const bool pack_a = tn_packs_a_avx512(std::min(block, m), k, n);
+  // Each panel of B is read once per MR rows of C, k / MR times: with k up to
+  // 64 (about ten reads) packing it first (a read and a write of the block)
+  // costs more than reading its rows in place. Measured (interleaved train
+  // steps): mnv2_56x56x144_f24 (k = 24), mnv1_112x112x32_f64 (32),
+  // mnv1_112x112x64_s2_f128 and k5_dm2_32x32x32_f64 (64) 3-10% faster;
+  // mnv1_56x56x128_f128 (128) the same either way.
+  const bool pack_b = k > 64;
   for (int64_t p0 = 0; p0 < m; p0 += block) {
     const int64_t rows = std::min(block, m - p0);
     const float* ap = a + p0 * lda;
     // Pack: panel j (columns j0 .. j0 + 64) holds rows x its width, contiguous.
-    for (int64_t j0 = 0; j0 < n; j0 += kPanel) {
+    for (int64_t j0 = 0; pack_b && j0 < n; j0 += kPanel) {
       const int64_t cols = std::min(kPanel, n - j0);
       const int nv = static_cast<int>((cols + 15) / 16);
       const __mmask16 last = tail_mask(cols - (cols - 1) / 16 * 16);
@@ -378,16 +406,10 @@ void gemm_tn_avx512(int64_t m, int64_t k, int64_t n, const float* a, int64_t lda
       strips = tn_a_scratch.get(static_cast<size_t>(rows * ((k + strip - 1) / strip * strip)));
       pack_a_strips<strip>(rows, k, ap, lda, strips);
     }
-    for (int64_t j0 = 0; j0 < n; j0 += kPanel) {
-      const int64_t cols = std::min(kPanel, n - j0);
-      const float* panel = bp + j0 * rows;
-      switch ((cols + 15) / 16) {
-        case 4: tn_panel<4>(rows, k, cols, ap, lda, strips, panel, c + j0, ldc, acc); break;
-        case 3: tn_panel<3>(rows, k, cols, ap, lda, nullptr, panel, c + j0, ldc, acc); break;
-        case 2: tn_panel<2>(rows, k, cols, ap, lda, nullptr, panel, c + j0, ldc, acc); break;
-        default: tn_panel<1>(rows, k, cols, ap, lda, nullptr, panel, c + j0, ldc, acc); break;
-      }
-    }
+    if (pack_b)
+      tn_panels<false>(rows, k, n, ap, lda, strips, nullptr, 0, bp, c, ldc, acc);
+    else
+      tn_panels<true>(rows, k, n, ap, lda, strips, b + p0 * ldb, ldb, nullptr, c, ldc, acc);
   }
 }
 
