@@ -16,7 +16,7 @@
 # neighbours come and go, --repeat N does that N times and compares, per shape
 # and mode, the smallest of each side's N medians (the run least disturbed by
 # others), and prints each repeat's geometric means too, so the spread between
-# runs is visible.
+# runs is visible, and the memory bandwidth one thread saw before each repeat.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,7 +34,7 @@ while [[ $# -gt 0 ]]; do
     --bin) bin="$2"; shift 2 ;;
     --peer) peer="$2"; shift 2 ;;
     --repeat) repeat="$2"; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -54,7 +54,22 @@ else
   mapfile -t list < <("$bin/sepconv-bench" --list-shapes)
 fi
 
+# The machine's state before each repeat: a 256 MB copy on one thread (GB/s
+# read + written). The ratios of the small-channel shapes move with it: the
+# peer writes and re-reads every intermediate, so it gains most when the
+# neighbours leave memory bandwidth free.
+bandwidth() {
+  /usr/bin/python3 -c '
+import time, numpy as np
+a = np.ones(64 << 20, dtype=np.float32); b = np.empty_like(a); best = 1e9
+for _ in range(6):
+    t = time.perf_counter(); np.copyto(b, a); best = min(best, time.perf_counter() - t)
+print(f"{2 * a.nbytes / best / 1e9:.1f}")' 2>/dev/null || echo "?"
+}
+copy_gbps=()
+
 for ((i = 1; i <= repeat; i++)); do
+  copy_gbps+=("$(bandwidth)")
   for shape in "${list[@]}"; do
     echo "[$i/$repeat] $shape: sepconv-bench, then $(basename "$peer") ..." >&2
     OMP_NUM_THREADS="$threads" "$bin/sepconv-bench" --threads "$threads" --impl "$impl" --shapes "$shape" |
@@ -63,7 +78,7 @@ for ((i = 1; i <= repeat; i++)); do
   done
 done
 
-/usr/bin/python3 - "$ours" "$theirs" "$threads" "$repeat" <<'PY'
+/usr/bin/python3 - "$ours" "$theirs" "$threads" "$repeat" "${copy_gbps[*]}" <<'PY'
 import json, math, sys
 from collections import defaultdict
 def load(path):
@@ -98,4 +113,5 @@ for mode, goal in (("forward", 0.8), ("train", 0.62)):
         per = [geo([ours[i][k]["ms"] / theirs[i][k]["ms"] for k in keys if k[1] == mode]) for i in range(1, repeat + 1)]
         line += "   each repeat: " + " ".join(f"{g:.3f}" for g in per)
     print(line)
+print("memory copy GB/s (one thread, before each repeat): " + sys.argv[5])
 PY
