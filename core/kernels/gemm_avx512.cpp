@@ -199,9 +199,9 @@ inline void tn_tile_rows(int rows, int64_t m, const float* a, int64_t lda, const
   }
 }
 
-// With strips (non-null: A packed by pack_a_strips for this panel's MR), tile
-// t reads its strip contiguously; otherwise A in place. B is the packed panel,
-// or with InPlaceB the panel's columns of B itself (row stride ldb).
+// With strips (non-null: A packed by pack_a_strips<MR>, for full-width panels
+// only), tile t reads its strip contiguously; otherwise A in place. B is the
+// packed panel, or with InPlaceB the panel's columns of B itself (stride ldb).
 template <int NV, bool InPlaceB>
 void tn_panel(int64_t m, int64_t k, int64_t cols, const float* a, int64_t lda, const float* strips,
               const float* bp, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
@@ -382,7 +382,6 @@ void gemm_tn_avx512(int64_t m, int64_t k, int64_t n, const float* a, int64_t lda
   // additions depends on the shape alone.
   constexpr int64_t block = 512;
   const int64_t width = (n + 15) / 16 * 16;
-  float* bp = tn_scratch.get(static_cast<size_t>(std::min(block, m) * width));
   const bool pack_a = tn_packs_a_avx512(std::min(block, m), k, n);
   // Each panel of B is read once per MR rows of C, k / MR times: with k up to
   // 64 (about ten reads) packing it first (a read and a write of the block)
@@ -391,6 +390,7 @@ void gemm_tn_avx512(int64_t m, int64_t k, int64_t n, const float* a, int64_t lda
   // mnv1_112x112x64_s2_f128 and k5_dm2_32x32x32_f64 (64) 3-10% faster;
   // mnv1_56x56x128_f128 (128) the same either way.
   const bool pack_b = k > 64;
+  float* bp = pack_b ? tn_scratch.get(static_cast<size_t>(std::min(block, m) * width)) : nullptr;
   for (int64_t p0 = 0; p0 < m; p0 += block) {
     const int64_t rows = std::min(block, m - p0);
     const float* ap = a + p0 * lda;
@@ -410,7 +410,7 @@ void gemm_tn_avx512(int64_t m, int64_t k, int64_t n, const float* a, int64_t lda
     const bool acc = accumulate || p0 > 0;
     // Strips for the full-width panels' tiles (a narrower last panel has a
     // taller tile and reads A in place).
-    constexpr int strip = nn_rows<4>();
+    constexpr int strip = tn_rows<4>();
     float* strips = nullptr;
     if (pack_a) {
       strips = tn_a_scratch.get(static_cast<size_t>(rows * ((k + strip - 1) / strip * strip)));
