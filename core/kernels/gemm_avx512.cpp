@@ -93,7 +93,7 @@ __attribute__((always_inline)) inline void nn_tile(int64_t k, const float* __res
 // (12 rows measured 7-11% faster; 12 sums still cover the FMA latency).
 template <int NV>
 constexpr int nn_rows() {
-  return NV == 4 ? 6 : NV == 3 ? 8 : NV == 2 ? 12 : 12;
+  return NV == 4 ? 6 : NV == 3 ? 8 : 12;
 }
 
 // The weight-gradient tile reads its MR values from one row of A (no row
@@ -395,18 +395,19 @@ void gemm_tn_avx512(int64_t m, int64_t k, int64_t n, const float* a, int64_t lda
     const int64_t rows = std::min(block, m - p0);
     const float* ap = a + p0 * lda;
     // Pack: panel j (columns j0 .. j0 + 64) holds rows x its width, contiguous.
-    for (int64_t j0 = 0; pack_b && j0 < n; j0 += kPanel) {
-      const int64_t cols = std::min(kPanel, n - j0);
-      const int nv = static_cast<int>((cols + 15) / 16);
-      const __mmask16 last = tail_mask(cols - (cols - 1) / 16 * 16);
-      float* panel = bp + j0 * rows;
-      for (int64_t p = 0; p < rows; ++p) {
-        const float* src = b + (p0 + p) * ldb + j0;
-        float* dst = panel + p * nv * 16;
-        for (int v = 0; v < nv; ++v)
-          _mm512_store_ps(dst + v * 16, _mm512_maskz_loadu_ps(v == nv - 1 ? last : 0xFFFF, src + v * 16));
+    if (pack_b)
+      for (int64_t j0 = 0; j0 < n; j0 += kPanel) {
+        const int64_t cols = std::min(kPanel, n - j0);
+        const int nv = static_cast<int>((cols + 15) / 16);
+        const __mmask16 last = tail_mask(cols - (cols - 1) / 16 * 16);
+        float* panel = bp + j0 * rows;
+        for (int64_t p = 0; p < rows; ++p) {
+          const float* src = b + (p0 + p) * ldb + j0;
+          float* dst = panel + p * nv * 16;
+          for (int v = 0; v < nv; ++v)
+            _mm512_store_ps(dst + v * 16, _mm512_maskz_loadu_ps(v == nv - 1 ? last : 0xFFFF, src + v * 16));
+        }
       }
-    }
     const bool acc = accumulate || p0 > 0;
     // Strips for the full-width panels' tiles (a narrower last panel has a
     // taller tile and reads A in place).
