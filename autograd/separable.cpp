@@ -167,12 +167,18 @@ void unfused_backward(const SepShape& s, const T* x, const T* dk, const T* pk, c
 
 // ---- fused (AVX-512, float) ----------------------------------------------------
 
-// The fused kernels write their outputs with ordinary stores. The kernels can
-// stream them instead (no read of a line written whole), but measured here
-// that loses: the forward of mnv1_112x112x32_f64 took 3.9 ms with streaming
-// stores of its 25.7 MB output and 3.4 ms without (one thread), as streaming
-// stores stall once the write-combining buffers are full while ordinary stores
-// let the line fills overlap with the arithmetic.
+// An output larger than a core's L2 cannot wait in cache for its consumer:
+// the fused kernels write such outputs (the forward's y, the backward's input
+// gradient) with streaming stores, which skip reading each line before
+// overwriting it. Measured on the Intel Xeon (interleaved runs, 2 threads):
+// streaming the input gradient made train steps 5-25% faster on the shapes
+// with a 3-26 MB one; streaming y as well, forwards 3-6% and train steps 1-4%
+// faster (geometric means of paired ratios over the benchmark shapes, three
+// runs; forwards 8% with one thread), and a Fashion-MNIST epoch of the
+// reference model (outputs of 6.4 and 3.2 MB) 4-7%. (On the AMD Zen 5 used
+// before, streaming y had measured slower: 3.9 ms against 3.4 ms for the
+// forward of mnv1_112x112x32_f64, one thread.)
+bool streams_output(int64_t floats) { return floats * int64_t(sizeof(float)) > (int64_t(2) << 20); }
 
 // relu_bits (when non-null): relu's derivative as bits, for fused_backward.
 int64_t relu_bits_stride(const SepShape& s) { return (s.F + 15) / 16; }
@@ -184,6 +190,7 @@ void fused_forward(const SepShape& s, const float* x, const float* dk, const flo
   Tensor<float> packed = Tensor<float>::uninitialized({kernels::packed_b_floats_avx512(s.K, s.F)});
   kernels::pack_b_parallel_avx512(s.K, s.F, pk, s.F, 1, packed.data());
   const int64_t R = fused_band_rows(s), bands = (g.out_h + R - 1) / R, items = g.batch * bands;
+  const bool stream_y = streams_output(s.rows() * s.F);
   // Dynamic scheduling: bands are independent (any order gives the same bits),
   // and a thread that is descheduled on a busy machine does not hold up the rest.
 #pragma omp parallel for schedule(dynamic, 2) if (items > 1 && !omp_in_parallel())
@@ -194,7 +201,8 @@ void fused_forward(const SepShape& s, const float* x, const float* dk, const flo
     plan.forward_rows(x, dk, n, oh0, oh1, d);
     const int64_t first = (n * g.out_h + oh0) * g.out_w;
     kernels::gemm_packed_avx512(rows, s.F, s.K, d, s.K, packed.data(), y + first * s.F, s.F, false, bias, relu,
-                                relu_bits ? relu_bits + first * relu_bits_stride(s) : nullptr, relu_bits_stride(s));
+                                relu_bits ? relu_bits + first * relu_bits_stride(s) : nullptr, relu_bits_stride(s),
+                                stream_y);
   }
 }
 
@@ -234,11 +242,7 @@ void fused_backward(const SepShape& s, const float* x, const float* dk, const fl
   Tensor<float> pdk = Tensor<float>::uninitialized({gdk ? parts * dk_size : 1});
   Tensor<float> pb = Tensor<float>::uninitialized({gb ? parts * F : 1});
   const int64_t R = fused_band_rows(s);
-  // An input gradient larger than a core's L2 cannot wait in cache for its
-  // consumer: write it with streaming stores, which skip reading each line
-  // before overwriting it. Measured here (Sapphire Rapids, 2 threads): train
-  // steps 5-25% faster on the shapes with a 3-26 MB input gradient.
-  const bool stream_gx = gx && g.input_size() * int64_t(sizeof(float)) > (int64_t(2) << 20);
+  const bool stream_gx = gx && streams_output(g.input_size());
 #pragma omp parallel for schedule(dynamic, 1) if (parts > 1 && !omp_in_parallel())
   for (int64_t p = 0; p < parts; ++p) {
     float* my_pk = gpk ? ppk.data() + p * pk_size : nullptr;
