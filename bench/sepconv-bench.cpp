@@ -4,7 +4,8 @@
 // stride, depth_multiplier)).
 //
 // usage: sepconv-bench [--threads N] [--shapes a,b,...] [--modes forward,train]
-//                      [--impl layer|op] [--min-time SECONDS] [--cpu-time] [--list-shapes]
+//                      [--impl layer|op] [--data-format channels_last|channels_first]
+//                      [--min-time SECONDS] [--cpu-time] [--list-shapes]
 //   forward: the layer's forward pass (no tape).
 //   train:   forward + backward to the input and all weights, seeded with ones
 //            (the gradient of y.sum(), as the peer script does); gradients are
@@ -13,10 +14,12 @@
 //            --threads 1 it leaves out time spent descheduled on a busy machine.
 //   --impl op: call the separable_conv2d op with its fused relu directly instead
 //            of the layer (which applies its activation as a separate op).
+//   --data-format channels_first: the layer takes NCHW input (the same shapes,
+//            transposed); the default is channels_last (NHWC).
 //   --list-shapes: print the shape names, one per line, and exit.
 // Prints one JSON line per shape and mode:
 //   {"shape", "mode", "ms" (median over >= min-time after warm-up), "gflops",
-//    "threads", "impl", "peak_rss_mb", "start_rss_mb"}: peak_rss_mb is the process's
+//    "threads", "impl", "data_format", "peak_rss_mb", "start_rss_mb"}: peak_rss_mb is the process's
 //    peak resident memory so far, start_rss_mb its resident memory when main()
 //    began, so one shape per process gives that shape's peak as the difference
 //    (scripts/bench-memory.py does that beside PyTorch).
@@ -114,7 +117,8 @@ double current_rss_mb() {
 [[noreturn]] void usage(const char* msg) {
   std::fprintf(stderr,
                "%s\nusage: sepconv-bench [--threads N] [--shapes a,b,...] [--modes forward,train] "
-               "[--impl layer|op] [--min-time SECONDS] [--cpu-time] [--list-shapes]\n",
+               "[--impl layer|op] [--data-format channels_last|channels_first] [--min-time SECONDS] [--cpu-time] "
+               "[--list-shapes]\n",
                msg);
   std::exit(2);
 }
@@ -125,7 +129,7 @@ int main(int argc, char** argv) {
   const double start_rss_mb = current_rss_mb();
   int threads = 0;
   std::vector<std::string> shapes, modes = {"forward", "train"};
-  std::string impl = "layer";
+  std::string impl = "layer", data_format = "channels_last";
   double min_time = 1.0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -137,6 +141,7 @@ int main(int argc, char** argv) {
     else if (a == "--shapes") shapes = split(value());
     else if (a == "--modes") modes = split(value());
     else if (a == "--impl") impl = value();
+    else if (a == "--data-format") data_format = value();
     else if (a == "--min-time") min_time = std::atof(value().c_str());
     else if (a == "--cpu-time") g_cpu_time = true;
     else if (a == "--list-shapes") {
@@ -146,6 +151,10 @@ int main(int argc, char** argv) {
     else usage(("unknown argument " + a).c_str());
   }
   if (impl != "layer" && impl != "op") usage("--impl must be layer or op");
+  if (data_format != "channels_last" && data_format != "channels_first")
+    usage("--data-format must be channels_last or channels_first");
+  const bool channels_first = data_format == "channels_first";
+  if (channels_first && impl == "op") usage("--data-format channels_first needs --impl layer (the op is NHWC only)");
   for (const std::string& m : modes)
     if (m != "forward" && m != "train") usage(("unknown mode " + m).c_str());
   for (const std::string& name : shapes) {
@@ -160,7 +169,7 @@ int main(int argc, char** argv) {
   std::normal_distribution<float> normal;
   for (const BenchShape& s : kShapes) {
     if (!shapes.empty() && std::find(shapes.begin(), shapes.end(), s.name) == shapes.end()) continue;
-    Tensor<float> xt({s.n, s.h, s.w, s.c});
+    Tensor<float> xt = channels_first ? Tensor<float>({s.n, s.c, s.h, s.w}) : Tensor<float>({s.n, s.h, s.w, s.c});
     for (auto& v : xt) v = normal(rng);
     Variable<float> x(xt, false);
 
@@ -168,14 +177,15 @@ int main(int argc, char** argv) {
                                      .strides(s.s)
                                      .padding("same")
                                      .depth_multiplier(s.dm)
-                                     .activation("relu"));
+                                     .activation("relu")
+                                     .data_format(data_format));
     Variable<float> probe;
     {
       NoGradGuard no_grad;
       probe = layer(x);  // builds the weights
     }
     const Shape out_shape = probe.shape();
-    const int64_t oh = out_shape[1], ow = out_shape[2];
+    const int64_t oh = out_shape[channels_first ? 2 : 1], ow = out_shape[channels_first ? 3 : 2];
     probe = Variable<float>();
     Variable<float> dk = layer.weight("depthwise_kernel").variable;
     Variable<float> pk = layer.weight("pointwise_kernel").variable;
@@ -214,8 +224,8 @@ int main(int argc, char** argv) {
       }
       std::printf(
           "{\"shape\": \"%s\", \"mode\": \"%s\", \"ms\": %.3f, \"gflops\": %.1f, \"threads\": %d, \"impl\": \"%s\", "
-          "\"peak_rss_mb\": %.1f, \"start_rss_mb\": %.1f}\n",
-          s.name, mode.c_str(), ms, flops / ms * 1e-6, used_threads, impl.c_str(), peak_rss_mb(),
+          "\"data_format\": \"%s\", \"peak_rss_mb\": %.1f, \"start_rss_mb\": %.1f}\n",
+          s.name, mode.c_str(), ms, flops / ms * 1e-6, used_threads, impl.c_str(), data_format.c_str(), peak_rss_mb(),
           start_rss_mb);
       std::fflush(stdout);
     }
