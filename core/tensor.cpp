@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "core/kernels/transpose.h"
+
 namespace sepconv {
 
 std::string shape_str(const Shape& shape) {
@@ -232,11 +234,8 @@ template <typename T>
 Tensor<T> nhwc_to_nchw(const Tensor<T>& x) {
   check_rank4(x, "nhwc_to_nchw");
   const int64_t n = x.dim(0), h = x.dim(1), w = x.dim(2), c = x.dim(3);
-  Tensor<T> y({n, c, h, w});
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t i = 0; i < h; ++i)
-      for (int64_t j = 0; j < w; ++j)
-        for (int64_t k = 0; k < c; ++k) y[((b * c + k) * h + i) * w + j] = x[((b * h + i) * w + j) * c + k];
+  Tensor<T> y = Tensor<T>::uninitialized({n, c, h, w});
+  kernels::transpose_planes(n, h * w, c, x.data(), y.data());  // each image (H*W x C) -> (C x H*W)
   return y;
 }
 
@@ -244,11 +243,8 @@ template <typename T>
 Tensor<T> nchw_to_nhwc(const Tensor<T>& x) {
   check_rank4(x, "nchw_to_nhwc");
   const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
-  Tensor<T> y({n, h, w, c});
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t k = 0; k < c; ++k)
-      for (int64_t i = 0; i < h; ++i)
-        for (int64_t j = 0; j < w; ++j) y[((b * h + i) * w + j) * c + k] = x[((b * c + k) * h + i) * w + j];
+  Tensor<T> y = Tensor<T>::uninitialized({n, h, w, c});
+  kernels::transpose_planes(n, c, h * w, x.data(), y.data());  // each image (C x H*W) -> (H*W x C)
   return y;
 }
 

@@ -21,6 +21,7 @@
 #include "core/kernels/depthwise_kernels.h"
 #include "core/kernels/gemm.h"
 #include "core/kernels/gemm_kernels.h"
+#include "core/kernels/transpose.h"
 #include "core/parallel.h"
 #include "core/tensor.h"
 
@@ -374,6 +375,35 @@ BOOST_AUTO_TEST_CASE(kernels_bitwise_identical_for_1_and_2_threads) {
       BOOST_TEST(bitwise_equal(pf.first, pf.second));
     }
   }
+}
+
+// The layout transposes (NCHW <-> NHWC) against the plain loop, value for
+// value: plane sizes around the 16-lane blocks and 32-element tiles, one plane
+// and several, and planes large enough to be split among threads.
+template <typename T>
+void check_transpose_planes() {
+  std::mt19937 rng(29);
+  const int64_t sizes[] = {1, 3, 15, 16, 17, 33, 64, 100, 257};
+  for (cpu::Isa isa : isas()) {
+    cpu::ScopedIsa guard(isa);
+    auto check = [&](int64_t batch, int64_t rows, int64_t cols) {
+      const Tensor<T> src = random_tensor<T>({batch, rows, cols}, rng);
+      Tensor<T> want({batch, cols, rows}), got({batch, cols, rows});
+      kernels::transpose_planes_reference(batch, rows, cols, src.data(), want.data());
+      kernels::transpose_planes(batch, rows, cols, src.data(), got.data());
+      BOOST_TEST(bitwise_equal(got, want), cpu::isa_name(isa) << " " << batch << " x " << rows << " x " << cols);
+    };
+    for (int64_t rows : sizes)
+      for (int64_t cols : sizes) check(rows % 2 ? 1 : 3, rows, cols);
+    check(2, 12544 / 4, 64);  // threaded: tasks of 256 rows and 64 columns
+    check(3, 32, 3136 + 5);
+    check(2, 300, 291);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(transpose_planes_match_the_plain_loop) {
+  check_transpose_planes<float>();
+  check_transpose_planes<double>();
 }
 
 BOOST_AUTO_TEST_CASE(streaming_stores_write_the_same_values) {
