@@ -122,7 +122,7 @@ Variable<T> nchw_to_nhwc(const Variable<T>& x) {
   if (needs_grad<T>(x)) {
     y.set_requires_grad(true);
     Tape<T>::current().record("nchw_to_nhwc", y, [x, y]() {
-      if (y.has_grad()) x.add_grad(sepconv::nhwc_to_nchw(y.grad()), "nchw_to_nhwc");
+      if (y.has_grad()) x.add_grad_owned(sepconv::nhwc_to_nchw(y.grad()), "nchw_to_nhwc");
     });
   }
   return y;
@@ -135,7 +135,7 @@ Variable<T> nhwc_to_nchw(const Variable<T>& x) {
   if (needs_grad<T>(x)) {
     y.set_requires_grad(true);
     Tape<T>::current().record("nhwc_to_nchw", y, [x, y]() {
-      if (y.has_grad()) x.add_grad(sepconv::nchw_to_nhwc(y.grad()), "nhwc_to_nchw");
+      if (y.has_grad()) x.add_grad_owned(sepconv::nchw_to_nhwc(y.grad()), "nhwc_to_nchw");
     });
   }
   return y;
@@ -221,7 +221,7 @@ Variable<T> sum(const Variable<T>& a) {
   if (needs_grad<T>(a)) {
     y.set_requires_grad(true);
     Tape<T>::current().record("sum", y, [a, y]() {
-      if (y.has_grad()) a.add_grad(Tensor<T>::full(a.shape(), y.grad().item()), "sum");
+      if (y.has_grad()) a.add_grad_owned(Tensor<T>::full(a.shape(), y.grad().item()), "sum");
     });
   }
   return y;
