@@ -379,7 +379,8 @@ BOOST_AUTO_TEST_CASE(kernels_bitwise_identical_for_1_and_2_threads) {
 
 // The layout transposes (NCHW <-> NHWC) against the plain loop, value for
 // value: plane sizes around the 16-lane blocks and 32-element tiles, one plane
-// and several, and planes large enough to be split among threads.
+// and several, planes large enough to be split among threads, and single
+// blocks with row strides of their own.
 template <typename T>
 void check_transpose_planes() {
   std::mt19937 rng(29);
@@ -398,6 +399,20 @@ void check_transpose_planes() {
     check(2, 12544 / 4, 64);  // threaded: tasks of 256 rows and 64 columns
     check(3, 32, 3136 + 5);
     check(2, 300, 291);
+  }
+  // One block of a larger matrix into one of another (row strides beyond the
+  // block): the elements outside the destination block keep their values.
+  for (cpu::Isa isa : isas()) {
+    cpu::ScopedIsa guard(isa);
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{17, 40}, {40, 17}, {5, 3}, {64, 33}}) {
+      const int64_t ld_src = cols + 7, ld_dst = rows + 9;
+      const Tensor<T> src = random_tensor<T>({rows, ld_src}, rng);
+      Tensor<T> want = random_tensor<T>({cols, ld_dst}, rng), got = want.clone();
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j) want[j * ld_dst + i] = src[i * ld_src + j];
+      kernels::transpose(rows, cols, src.data(), ld_src, got.data(), ld_dst);
+      BOOST_TEST(bitwise_equal(got, want), cpu::isa_name(isa) << " " << rows << " x " << cols << " strided");
+    }
   }
 }
 
