@@ -18,6 +18,7 @@
 #include "core/kernels/depthwise_kernels.h"
 #include "core/kernels/gemm.h"
 #include "core/kernels/gemm_kernels.h"
+#include "core/kernels/transpose.h"
 #include "core/parallel.h"
 
 namespace sepconv {
@@ -29,13 +30,14 @@ struct SepShape {
   ConvGeometry g;
   int64_t K = 0;  // channels * depth_multiplier: the intermediate's channels
   int64_t F = 0;  // filters
+  bool nchw = false;  // x, y and their gradients are NCHW (the kernels work in NHWC)
   int64_t rows() const { return g.batch * g.out_h * g.out_w; }
 };
 
 template <typename T>
 SepShape check_shapes(const Variable<T>& x, const Variable<T>& dk, const Variable<T>& pk,
                       const std::optional<Variable<T>>& bias, std::array<int64_t, 2> strides,
-                      std::array<int64_t, 2> dilation, Padding padding) {
+                      std::array<int64_t, 2> dilation, Padding padding, DataFormat data_format) {
   auto rank = [](const Variable<T>& v, int64_t r, const char* arg) {
     if (v.value().rank() != r)
       throw ShapeError(fmt::format("separable_conv2d: `{}` must be rank {}, received shape {}", arg, r,
@@ -44,10 +46,12 @@ SepShape check_shapes(const Variable<T>& x, const Variable<T>& dk, const Variabl
   rank(x, 4, "x");
   rank(dk, 4, "depthwise_kernel");
   rank(pk, 4, "pointwise_kernel");
+  const bool nchw = data_format == DataFormat::ChannelsFirst;
   const Shape& xs = x.shape();
   const Shape& ks = dk.shape();
   const Shape& ps = pk.shape();
-  if (ks[2] != xs[3])
+  const int64_t channels = xs[nchw ? 1 : 3], h = xs[nchw ? 2 : 1], w = xs[nchw ? 3 : 2];
+  if (ks[2] != channels)
     throw ShapeError(fmt::format(
         "separable_conv2d: depthwise_kernel of shape {} expects {} input channels, input has shape {}",
         shape_str(ks), ks[2], shape_str(xs)));
@@ -61,9 +65,10 @@ SepShape check_shapes(const Variable<T>& x, const Variable<T>& dk, const Variabl
                                    shape_str(bias->shape()), ps[3]));
   }
   SepShape s;
-  s.g = make_conv_geometry(xs[0], xs[1], xs[2], xs[3], ks[3], {ks[0], ks[1]}, strides, dilation, padding);
+  s.g = make_conv_geometry(xs[0], h, w, channels, ks[3], {ks[0], ks[1]}, strides, dilation, padding);
   s.K = s.g.out_channels();
   s.F = ps[3];
+  s.nchw = nchw;
   return s;
 }
 
@@ -180,6 +185,22 @@ void unfused_backward(const SepShape& s, const T* x, const T* dk, const T* pk, c
 // forward of mnv1_112x112x32_f64, one thread.)
 bool streams_output(int64_t floats) { return floats * int64_t(sizeof(float)) > (int64_t(2) << 20); }
 
+// With NCHW data the fused kernels change the layout band by band, in cache:
+// a band's input rows are gathered from the channel planes into NHWC rows,
+// its output (or input gradient) rows scattered back, so the tensors are
+// never transposed whole. Scratch slots: 6 the input band, 7 the output or
+// output-gradient band, 8 the input-gradient rows.
+
+// The input band of output rows [oh0, oh1) of image n, from NCHW x.
+kernels::DepthwisePlan<float>::Band nchw_band(const kernels::DepthwisePlan<float>& plan, const ConvGeometry& g,
+                                              const float* x, int64_t n, int64_t oh0, int64_t oh1) {
+  const auto [row0, row1] = plan.input_rows(oh0, oh1);
+  const int64_t pixels = (row1 - row0) * g.in_w, plane = g.in_h * g.in_w;
+  float* rows = kernels::thread_scratch<float>(6, pixels * g.channels);
+  kernels::transpose(g.channels, pixels, x + n * g.channels * plane + row0 * g.in_w, plane, rows, g.channels);
+  return plan.band_from_rows(rows, row0, row1);
+}
+
 // relu_bits (when non-null): relu's derivative as bits, for fused_backward.
 int64_t relu_bits_stride(const SepShape& s) { return (s.F + 15) / 16; }
 
@@ -198,11 +219,16 @@ void fused_forward(const SepShape& s, const float* x, const float* dk, const flo
     const int64_t n = item / bands, oh0 = item % bands * R, oh1 = std::min(g.out_h, oh0 + R);
     const int64_t rows = (oh1 - oh0) * g.out_w;
     float* d = kernels::thread_scratch<float>(2, rows * s.K);
-    plan.forward_rows(x, dk, n, oh0, oh1, d);
-    const int64_t first = (n * g.out_h + oh0) * g.out_w;
-    kernels::gemm_packed_avx512(rows, s.F, s.K, d, s.K, packed.data(), y + first * s.F, s.F, false, bias, relu,
+    plan.forward_rows(s.nchw ? nchw_band(plan, g, x, n, oh0, oh1) : plan.band(x, n, oh0, oh1), dk, oh0, oh1, d);
+    const int64_t first = (n * g.out_h + oh0) * g.out_w;  // relu_bits are in NHWC order either way
+    float* out = s.nchw ? kernels::thread_scratch<float>(7, rows * s.F) : y + first * s.F;
+    kernels::gemm_packed_avx512(rows, s.F, s.K, d, s.K, packed.data(), out, s.F, false, bias, relu,
                                 relu_bits ? relu_bits + first * relu_bits_stride(s) : nullptr, relu_bits_stride(s),
-                                stream_y);
+                                stream_y && !s.nchw);
+    if (s.nchw) {  // rows x F -> the F planes' pixels [oh0 * out_w, oh1 * out_w)
+      const int64_t plane = g.out_h * g.out_w;
+      kernels::transpose(rows, s.F, out, s.F, y + n * s.F * plane + oh0 * g.out_w, plane);
+    }
   }
 }
 
@@ -242,7 +268,7 @@ void fused_backward(const SepShape& s, const float* x, const float* dk, const fl
   Tensor<float> pdk = Tensor<float>::uninitialized({gdk ? parts * dk_size : 1});
   Tensor<float> pb = Tensor<float>::uninitialized({gb ? parts * F : 1});
   const int64_t R = fused_band_rows(s);
-  const bool stream_gx = gx && streams_output(g.input_size());
+  const bool stream_gx = gx && !s.nchw && streams_output(g.input_size());
 #pragma omp parallel for schedule(dynamic, 1) if (parts > 1 && !omp_in_parallel())
   for (int64_t p = 0; p < parts; ++p) {
     float* my_pk = gpk ? ppk.data() + p * pk_size : nullptr;
@@ -258,17 +284,22 @@ void fused_backward(const SepShape& s, const float* x, const float* dk, const fl
         const int64_t oh1 = std::min(OH, oh0 + R), rows = (oh1 - oh0) * OW;
         const int64_t first = (n * OH + oh0) * OW;
         const float* dz = dy + first * F;
+        if (s.nchw) {  // the F planes' pixels [oh0 * OW, oh1 * OW) -> rows x F
+          float* rows_f = kernels::thread_scratch<float>(7, rows * F);
+          kernels::transpose(F, rows, dy + n * F * OH * OW + oh0 * OW, OH * OW, rows_f, F);
+          dz = rows_f;
+        }
         if (relu_bits) {  // dz = relu'(z) * dy, summed into the bias gradient on the way
           float* masked = kernels::thread_scratch<float>(4, rows * F);
-          kernels::relu_backward_avx512(rows, F, dy + first * F, relu_bits + first * relu_bits_stride(s),
-                                        relu_bits_stride(s), masked, my_b);
+          kernels::relu_backward_avx512(rows, F, dz, relu_bits + first * relu_bits_stride(s), relu_bits_stride(s),
+                                        masked, my_b);
           dz = masked;
         } else if (my_b) {
           add_rows(rows, F, dz, my_b);
         }
         // The band's input (expanded once when depth_multiplier > 1) serves both
         // the recomputation and the depthwise kernel's gradient.
-        const auto band = plan.band(x, n, oh0, oh1);
+        const auto band = s.nchw ? nchw_band(plan, g, x, n, oh0, oh1) : plan.band(x, n, oh0, oh1);
         if (my_pk) {
           float* d = kernels::thread_scratch<float>(5, rows * K);
           plan.forward_rows(band, dk, oh0, oh1, d);
@@ -285,8 +316,16 @@ void fused_backward(const SepShape& s, const float* x, const float* dk, const fl
         if (gx) {
           // Input rows whose every contributing output row is done.
           const int64_t ready = oh1 == OH ? g.in_h : std::clamp<int64_t>(oh1 * g.stride_h - g.pad_top, next_ih, g.in_h);
-          plan.backward_input_rows(dd_image, dk, next_ih, ready, gx + (n * g.in_h + next_ih) * g.in_w * g.channels,
-                                   stream_gx);
+          if (s.nchw) {  // NHWC rows [next_ih, ready) -> those pixels of the channel planes
+            const int64_t pixels = (ready - next_ih) * g.in_w, plane = g.in_h * g.in_w;
+            float* gx_rows = kernels::thread_scratch<float>(8, pixels * g.channels);
+            plan.backward_input_rows(dd_image, dk, next_ih, ready, gx_rows);
+            kernels::transpose(pixels, g.channels, gx_rows, g.channels,
+                               gx + n * g.channels * plane + next_ih * g.in_w, plane);
+          } else {
+            plan.backward_input_rows(dd_image, dk, next_ih, ready, gx + (n * g.in_h + next_ih) * g.in_w * g.channels,
+                                     stream_gx);
+          }
           next_ih = ready;
         }
       }
@@ -335,7 +374,13 @@ void forward(const SepShape& s, const T* x, const T* dk, const T* pk, const T* b
   if constexpr (std::is_same_v<T, float>) {
     if (use_fused(s, true)) return fused_forward(s, x, dk, pk, bias, relu, y, relu_bits);
   }
-  unfused_forward(s, x, dk, pk, bias, relu, y);
+  if (!s.nchw) return unfused_forward(s, x, dk, pk, bias, relu, y);
+  // The unfused kernels are NHWC: change the layout around them.
+  const ConvGeometry& g = s.g;
+  Tensor<T> x_nhwc = Tensor<T>::uninitialized({g.input_size()}), y_nhwc = Tensor<T>::uninitialized({s.rows() * s.F});
+  kernels::transpose_planes(g.batch, g.channels, g.in_h * g.in_w, x, x_nhwc.data());
+  unfused_forward(s, x_nhwc.data(), dk, pk, bias, relu, y_nhwc.data());
+  kernels::transpose_planes(g.batch, g.out_h * g.out_w, s.F, y_nhwc.data(), y);
 }
 
 template <typename T>
@@ -353,7 +398,21 @@ void backward(const SepShape& s, const T* x, const T* dk, const T* pk, const T* 
     if (fused_backward_path(s, true) && (!relu || relu_bits))
       return fused_backward(s, x, dk, pk, relu ? relu_bits : nullptr, dy, gx, gdk, gpk, gb);
   }
-  unfused_backward(s, x, dk, pk, y, dy, relu, gx, gdk, gpk, gb);
+  if (!s.nchw) return unfused_backward(s, x, dk, pk, y, dy, relu, gx, gdk, gpk, gb);
+  // The unfused kernels are NHWC: change the layout around them.
+  const ConvGeometry& g = s.g;
+  const int64_t in_plane = g.in_h * g.in_w, out_plane = g.out_h * g.out_w;
+  auto to_nhwc = [&](const T* t, int64_t channels, int64_t plane) {
+    Tensor<T> out = Tensor<T>::uninitialized({g.batch * channels * plane});
+    kernels::transpose_planes(g.batch, channels, plane, t, out.data());
+    return out;
+  };
+  const Tensor<T> x_nhwc = to_nhwc(x, g.channels, in_plane), dy_nhwc = to_nhwc(dy, s.F, out_plane);
+  const Tensor<T> y_nhwc = relu ? to_nhwc(y, s.F, out_plane) : Tensor<T>();
+  Tensor<T> gx_nhwc = gx ? Tensor<T>::uninitialized({g.input_size()}) : Tensor<T>();
+  unfused_backward(s, x_nhwc.data(), dk, pk, relu ? y_nhwc.data() : nullptr, dy_nhwc.data(), relu,
+                   gx ? gx_nhwc.data() : nullptr, gdk, gpk, gb);
+  if (gx) kernels::transpose_planes(g.batch, in_plane, g.channels, gx_nhwc.data(), gx);
 }
 
 }  // namespace
@@ -362,11 +421,13 @@ template <typename T>
 Variable<T> separable_conv2d(const Variable<T>& x, const Variable<T>& depthwise_kernel,
                              const Variable<T>& pointwise_kernel, const std::optional<Variable<T>>& bias,
                              std::array<int64_t, 2> strides, std::array<int64_t, 2> dilation, Padding padding,
-                             SeparableActivation activation) {
-  const SepShape s = check_shapes(x, depthwise_kernel, pointwise_kernel, bias, strides, dilation, padding);
+                             SeparableActivation activation, DataFormat data_format) {
+  const SepShape s =
+      check_shapes(x, depthwise_kernel, pointwise_kernel, bias, strides, dilation, padding, data_format);
   const bool relu = activation == SeparableActivation::Relu;
   const ConvGeometry& g = s.g;
-  Variable<T> y(Tensor<T>::uninitialized({g.batch, g.out_h, g.out_w, s.F}));
+  Variable<T> y(Tensor<T>::uninitialized(s.nchw ? Shape{g.batch, s.F, g.out_h, g.out_w}
+                                                : Shape{g.batch, g.out_h, g.out_w, s.F}));
   const bool bias_grad = bias && bias->requires_grad();
   const bool record = grad_enabled() && (x.requires_grad() || depthwise_kernel.requires_grad() ||
                                          pointwise_kernel.requires_grad() || bias_grad);
@@ -419,7 +480,7 @@ Variable<T> separable_conv2d(const Variable<T>& x, const Variable<T>& depthwise_
                                         std::array<int64_t, 2>, Padding);                                          \
   template Variable<T> separable_conv2d(const Variable<T>&, const Variable<T>&, const Variable<T>&,               \
                                         const std::optional<Variable<T>>&, std::array<int64_t, 2>,                 \
-                                        std::array<int64_t, 2>, Padding, SeparableActivation);
+                                        std::array<int64_t, 2>, Padding, SeparableActivation, DataFormat);
 SEPCONV_INSTANTIATE(float)
 SEPCONV_INSTANTIATE(double)
 #undef SEPCONV_INSTANTIATE

@@ -33,11 +33,13 @@ Variable<T> separable_conv2d(const Variable<T>& x, const Variable<T>& depthwise_
                              std::array<int64_t, 2> strides, std::array<int64_t, 2> dilation, Padding padding);
 
 // The same, followed by `activation` (relu(z) = max(z, 0), with relu'(0) = 0 as
-// in TensorFlow).
+// in TensorFlow). With DataFormat::ChannelsFirst, x is (batch, channels, h, w)
+// and the result (batch, filters, out_h, out_w); the fused kernels then change
+// the layout band by band in cache instead of transposing x and y whole.
 template <typename T>
 Variable<T> separable_conv2d(const Variable<T>& x, const Variable<T>& depthwise_kernel,
                              const Variable<T>& pointwise_kernel, const std::optional<Variable<T>>& bias,
                              std::array<int64_t, 2> strides, std::array<int64_t, 2> dilation, Padding padding,
-                             SeparableActivation activation);
+                             SeparableActivation activation, DataFormat data_format = DataFormat::ChannelsLast);
 
 }  // namespace sepconv

@@ -10,6 +10,9 @@ namespace sepconv {
 
 enum class Padding { Valid, Same };
 
+// The layout of a batch of images: NHWC (channels_last) or NCHW (channels_first).
+enum class DataFormat { ChannelsLast, ChannelsFirst };
+
 // Parses "valid"/"same", case-insensitive; anything else is a ValueError.
 Padding parse_padding(const std::string& s);
 const char* padding_name(Padding p);

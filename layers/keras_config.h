@@ -4,9 +4,9 @@
 #include <optional>
 #include <string>
 
-namespace sepconv {
+#include "core/geometry.h"  // DataFormat
 
-enum class DataFormat { ChannelsLast, ChannelsFirst };
+namespace sepconv {
 
 // Keras's standardize_data_format: "channels_last" / "channels_first",
 // case-insensitive; anything else is a ValueError naming the value.

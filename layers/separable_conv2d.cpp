@@ -296,20 +296,19 @@ Variable<T> SeparableConv2D<T>::call(const Variable<T>& x, bool /*training*/) {
                                  this->name()));
   check_input_shape(x.shape());
   const bool first = data_format_ == DataFormat::ChannelsFirst;
-  const Variable<T> nhwc = first ? nchw_to_nhwc(x) : x;
-  const Shape& s = nhwc.shape();
+  const Shape& s = x.shape();
   // Checked here, before the op, so the errors name the layer's arguments
   // whichever kernel implements the op.
-  make_conv_geometry(s[0], s[1], s[2], s[3], depth_multiplier_, kernel_size_, strides_, dilation_rate_, padding_);
+  make_conv_geometry(s[0], s[first ? 2 : 1], s[first ? 3 : 2], s[first ? 1 : 3], depth_multiplier_, kernel_size_,
+                     strides_, dilation_rate_, padding_);
   std::optional<Variable<T>> b;
   if (use_bias_) b = this->weight("bias").variable;
-  // relu commutes with the layout change, so the op may apply it in NHWC.
-  Variable<T> y = separable_conv2d(nhwc, this->weight("depthwise_kernel").variable,
+  // The op takes either layout (relu is elementwise: the op may apply it).
+  Variable<T> y = separable_conv2d(x, this->weight("depthwise_kernel").variable,
                                    this->weight("pointwise_kernel").variable, b, strides_, dilation_rate_, padding_,
-                                   fused_relu_ ? SeparableActivation::Relu : SeparableActivation::None);
-  if (first) y = nhwc_to_nchw(y);
-  // Other activations after the layout change, as Keras applies them: softmax
-  // runs over the last axis as laid out (the width for channels_first).
+                                   fused_relu_ ? SeparableActivation::Relu : SeparableActivation::None, data_format_);
+  // Other activations on the result as laid out, as Keras applies them:
+  // softmax runs over the last axis (the width for channels_first).
   return has_activation_ && !fused_relu_ ? activation_(y) : y;
 }
 

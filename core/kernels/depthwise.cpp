@@ -150,7 +150,7 @@ struct Scratch {
     return data;
   }
 };
-thread_local Scratch scratch_slots[8];
+thread_local Scratch scratch_slots[10];
 template <typename T>
 std::vector<DwTap<T>>& tap_buffer() {
   thread_local std::vector<DwTap<T>> taps;
@@ -300,10 +300,23 @@ typename DepthwisePlan<T>::Band DepthwisePlan<T>::band(const T* input, int64_t n
   const ConvGeometry& g = g_;
   const T* image = input + n * g.in_h * g.in_w * g.channels;
   if (g.depth_multiplier == 1) return {image, 0};
+  const auto [row0, row1] = input_rows(oh0, oh1);
+  return band_from_rows(image + row0 * g.in_w * g.channels, row0, row1);
+}
+
+template <typename T>
+std::pair<int64_t, int64_t> DepthwisePlan<T>::input_rows(int64_t oh0, int64_t oh1) const {
   int64_t row0, row1;
-  band_input_rows(g, oh0, oh1, row0, row1);
+  band_input_rows(g_, oh0, oh1, row0, row1);
+  return {row0, row1};
+}
+
+template <typename T>
+typename DepthwisePlan<T>::Band DepthwisePlan<T>::band_from_rows(const T* rows, int64_t row0, int64_t row1) const {
+  const ConvGeometry& g = g_;
+  if (g.depth_multiplier == 1) return {rows, row0};
   T* buf = thread_scratch<T>(0, (row1 - row0) * g.in_w * oc_);
-  expand_rows(image, g.in_w, g.channels, g.depth_multiplier, row0, row1 - row0, buf);
+  expand_rows(rows, g.in_w, g.channels, g.depth_multiplier, int64_t(0), row1 - row0, buf);
   return {buf, row0};
 }
 

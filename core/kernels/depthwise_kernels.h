@@ -9,6 +9,7 @@
 // boundaries the caller picks, never on the thread that runs a band.
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "core/geometry.h"
@@ -17,7 +18,7 @@ namespace sepconv::kernels {
 
 // Per-thread scratch memory that only grows, so that bands of every call
 // reuse the same (already faulted-in) pages. Slots 0 and 1 are used inside
-// DepthwisePlan; callers use slots 2 to 7. 64-byte aligned.
+// DepthwisePlan; callers use slots 2 to 9. 64-byte aligned.
 void* thread_scratch(int slot, size_t bytes);
 template <typename T>
 T* thread_scratch(int slot, int64_t count) {
@@ -99,6 +100,12 @@ class DepthwisePlan {
     int64_t row0;
   };
   Band band(const T* input, int64_t n, int64_t oh0, int64_t oh1) const;
+  // The input rows [first, second) that output rows [oh0, oh1) read.
+  std::pair<int64_t, int64_t> input_rows(int64_t oh0, int64_t oh1) const;
+  // The band over input rows [row0, row1) (those of input_rows) held at
+  // `rows` (rows of in_w * channels, contiguous), e.g. an image's rows
+  // converted from another layout; rows must stay valid while the band is used.
+  Band band_from_rows(const T* rows, int64_t row0, int64_t row1) const;
 
   // Output rows [oh0, oh1) of image n -> out (rows of out_w * out_channels, contiguous).
   void forward_rows(const T* input, const T* kernel, int64_t n, int64_t oh0, int64_t oh1, T* out) const;
