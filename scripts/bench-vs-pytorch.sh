@@ -8,6 +8,7 @@
 #
 # usage: scripts/bench-vs-pytorch.sh [--threads N] [--shapes a,b,...] [--impl layer|op]
 #                                     [--bin DIR] [--peer PATH/torch_sepconv.py] [--repeat N]
+#                                     [--data-format channels_last|channels_first]
 # Defaults: 2 threads, every shape, the layer, build/bin, the peer script at
 # ../shared/bench/torch_sepconv.py (relative to the repository root), 1 repeat.
 # Timings are only comparable on a quiet machine: both programs use every
@@ -17,6 +18,10 @@
 # and mode, the smallest of each side's N medians (the run least disturbed by
 # others), and prints each repeat's geometric means too, so the spread between
 # runs is visible, and the memory bandwidth one thread saw before each repeat.
+# --data-format channels_first times our layer on NCHW input against PyTorch on
+# NCHW (contiguous) tensors only (scripts/torch-sepconv-nchw.py runs the peer's
+# own timing loop for that layout); by default, ours on NHWC against the
+# faster of PyTorch's two layouts.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,6 +29,7 @@ threads=2
 shapes=""
 impl=layer
 repeat=1
+data_format=channels_last
 bin="$root/build/bin"
 peer="$root/../shared/bench/torch_sepconv.py"
 while [[ $# -gt 0 ]]; do
@@ -34,7 +40,8 @@ while [[ $# -gt 0 ]]; do
     --bin) bin="$2"; shift 2 ;;
     --peer) peer="$2"; shift 2 ;;
     --repeat) repeat="$2"; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --data-format) data_format="$2"; shift 2 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -44,6 +51,11 @@ done
 /usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "/usr/bin/python3 cannot import torch" >&2; exit 1; }
 
 [[ "$repeat" =~ ^[1-9][0-9]*$ ]] || { echo "--repeat must be a positive integer, received: $repeat" >&2; exit 2; }
+case "$data_format" in
+  channels_last) peer_cmd=(/usr/bin/python3 "$peer") ;;
+  channels_first) peer_cmd=(/usr/bin/python3 "$root/scripts/torch-sepconv-nchw.py" "$peer") ;;
+  *) echo "--data-format must be channels_last or channels_first, received: $data_format" >&2; exit 2 ;;
+esac
 ours="$(mktemp)"
 theirs="$(mktemp)"
 trap 'rm -f "$ours" "$theirs"' EXIT
@@ -72,13 +84,13 @@ for ((i = 1; i <= repeat; i++)); do
   copy_gbps+=("$(bandwidth)")
   for shape in "${list[@]}"; do
     echo "[$i/$repeat] $shape: sepconv-bench, then $(basename "$peer") ..." >&2
-    OMP_NUM_THREADS="$threads" "$bin/sepconv-bench" --threads "$threads" --impl "$impl" --shapes "$shape" |
-      sed "s/^{/{\"repeat\": $i, /" >> "$ours"
-    OMP_NUM_THREADS="$threads" /usr/bin/python3 "$peer" "$threads" "$shape" | sed "s/^{/{\"repeat\": $i, /" >> "$theirs"
+    OMP_NUM_THREADS="$threads" "$bin/sepconv-bench" --threads "$threads" --impl "$impl" --data-format "$data_format" \
+      --shapes "$shape" | sed "s/^{/{\"repeat\": $i, /" >> "$ours"
+    OMP_NUM_THREADS="$threads" "${peer_cmd[@]}" "$threads" "$shape" | sed "s/^{/{\"repeat\": $i, /" >> "$theirs"
   done
 done
 
-/usr/bin/python3 - "$ours" "$theirs" "$threads" "$repeat" "${copy_gbps[*]}" <<'PY'
+/usr/bin/python3 - "$ours" "$theirs" "$threads" "$repeat" "${copy_gbps[*]}" "$data_format" <<'PY'
 import json, math, sys
 from collections import defaultdict
 def load(path):
@@ -93,7 +105,7 @@ repeat = int(sys.argv[4])
 peer = next((r.get("peer") for run in theirs.values() for r in run.values()), "pytorch")
 keys = [k for k in ours[1] if all(k in ours[i] and k in theirs[i] for i in range(1, repeat + 1))]
 best = lambda runs, k: min(runs[i][k]["ms"] for i in range(1, repeat + 1))
-print(f"threads: {sys.argv[3]}   peer: {peer}   repeats: {repeat}" +
+print(f"threads: {sys.argv[3]}   ours: {sys.argv[6]}   peer: {peer}   repeats: {repeat}" +
       ("   (ms: the smallest of each side's medians)" if repeat > 1 else ""))
 print(f"{'shape':26s} {'mode':8s} {'ours ms':>9s} {'torch ms':>9s} {'ratio':>7s} {'GFLOP/s':>8s}")
 geo = lambda v: math.exp(sum(math.log(x) for x in v) / len(v))
