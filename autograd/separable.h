@@ -1,6 +1,7 @@
 #pragma once
 // The separable convolution as one op: depthwise (k x k per channel) then
-// pointwise (1 x 1 across channels) then an optional bias, on NHWC data.
+// pointwise (1 x 1 across channels) then an optional bias, on NHWC data (or
+// NCHW, see the data_format argument).
 // It is the seam where the fused kernels plug in: the layer calls this op,
 // and its implementation may keep or recompute the depthwise intermediate.
 //
