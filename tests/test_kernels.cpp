@@ -65,7 +65,8 @@ bool close(const Tensor<T>& a, const Tensor<T>& b, double tol) {
 
 template <typename T>
 bool bitwise_equal(const Tensor<T>& a, const Tensor<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), sizeof(T) * a.size()) == 0;
+  // (An empty tensor has no storage: memcmp must not see its null pointer.)
+  return a.size() == b.size() && (a.size() == 0 || std::memcmp(a.data(), b.data(), sizeof(T) * a.size()) == 0);
 }
 
 struct Case {
@@ -650,7 +651,7 @@ void check_channels_first_matches_channels_last(const std::vector<SepCase>& case
         BOOST_TEST(bitwise_equal(r[1].gx, r[0].gx));
         BOOST_TEST(bitwise_equal(r[1].gdk, r[0].gdk));
         BOOST_TEST(bitwise_equal(r[1].gpk, r[0].gpk));
-        BOOST_TEST(bitwise_equal(r[1].gb, r[0].gb));
+        if (cs.bias) BOOST_TEST(bitwise_equal(r[1].gb, r[0].gb));
       }
     }
   }
