@@ -182,7 +182,10 @@ void unfused_backward(const SepShape& s, const T* x, const T* dk, const T* pk, c
 // runs; forwards 8% with one thread), and a Fashion-MNIST epoch of the
 // reference model (outputs of 6.4 and 3.2 MB) 4-7%. (On the AMD Zen 5 used
 // before, streaming y had measured slower: 3.9 ms against 3.4 ms for the
-// forward of mnv1_112x112x32_f64, one thread.)
+// forward of mnv1_112x112x32_f64, one thread.) With NCHW data the whole
+// aligned lines of the scattered bands are streamed: channels_first forwards
+// of mnv1_112x112x32_f64 and k5_dm2_32x32x32_f64 0.53 and 0.68 of the time
+// with ordinary stores, mnv1_28x28x256_f256 and mnv2_56x56x144_f24 0.93-1.09.
 bool streams_output(int64_t floats) { return floats * int64_t(sizeof(float)) > (int64_t(2) << 20); }
 
 // With NCHW data the fused kernels change the layout band by band, in cache:
@@ -224,10 +227,10 @@ void fused_forward(const SepShape& s, const float* x, const float* dk, const flo
     float* out = s.nchw ? kernels::thread_scratch<float>(7, rows * s.F) : y + first * s.F;
     kernels::gemm_packed_avx512(rows, s.F, s.K, d, s.K, packed.data(), out, s.F, false, bias, relu,
                                 relu_bits ? relu_bits + first * relu_bits_stride(s) : nullptr, relu_bits_stride(s),
-                                stream_y && !s.nchw);
+                                stream_y && !s.nchw);  // (the NCHW band stays in cache for its transpose)
     if (s.nchw) {  // rows x F -> the F planes' pixels [oh0 * out_w, oh1 * out_w)
       const int64_t plane = g.out_h * g.out_w;
-      kernels::transpose(rows, s.F, out, s.F, y + n * s.F * plane + oh0 * g.out_w, plane);
+      kernels::transpose(rows, s.F, out, s.F, y + n * s.F * plane + oh0 * g.out_w, plane, stream_y);
     }
   }
 }
@@ -268,7 +271,7 @@ void fused_backward(const SepShape& s, const float* x, const float* dk, const fl
   Tensor<float> pdk = Tensor<float>::uninitialized({gdk ? parts * dk_size : 1});
   Tensor<float> pb = Tensor<float>::uninitialized({gb ? parts * F : 1});
   const int64_t R = fused_band_rows(s);
-  const bool stream_gx = gx && !s.nchw && streams_output(g.input_size());
+  const bool stream_gx = gx && streams_output(g.input_size());
 #pragma omp parallel for schedule(dynamic, 1) if (parts > 1 && !omp_in_parallel())
   for (int64_t p = 0; p < parts; ++p) {
     float* my_pk = gpk ? ppk.data() + p * pk_size : nullptr;
@@ -321,7 +324,7 @@ void fused_backward(const SepShape& s, const float* x, const float* dk, const fl
             float* gx_rows = kernels::thread_scratch<float>(8, pixels * g.channels);
             plan.backward_input_rows(dd_image, dk, next_ih, ready, gx_rows);
             kernels::transpose(pixels, g.channels, gx_rows, g.channels,
-                               gx + n * g.channels * plane + next_ih * g.in_w, plane);
+                               gx + n * g.channels * plane + next_ih * g.in_w, plane, stream_gx);
           } else {
             plan.backward_input_rows(dd_image, dk, next_ih, ready, gx + (n * g.in_h + next_ih) * g.in_w * g.channels,
                                      stream_gx);

@@ -406,13 +406,18 @@ void check_transpose_planes() {
   for (cpu::Isa isa : isas()) {
     cpu::ScopedIsa guard(isa);
     for (auto [rows, cols] : {std::pair<int64_t, int64_t>{17, 40}, {40, 17}, {5, 3}, {64, 33}}) {
-      const int64_t ld_src = cols + 7, ld_dst = rows + 9;
-      const Tensor<T> src = random_tensor<T>({rows, ld_src}, rng);
-      Tensor<T> want = random_tensor<T>({cols, ld_dst}, rng), got = want.clone();
-      for (int64_t i = 0; i < rows; ++i)
-        for (int64_t j = 0; j < cols; ++j) want[j * ld_dst + i] = src[i * ld_src + j];
-      kernels::transpose(rows, cols, src.data(), ld_src, got.data(), ld_dst);
-      BOOST_TEST(bitwise_equal(got, want), cpu::isa_name(isa) << " " << rows << " x " << cols << " strided");
+      // ld_dst a multiple of 16: with `stream`, whole aligned lines are streamed.
+      for (int64_t ld_dst : {rows + 9, (rows + 15) / 16 * 16 + 16})
+        for (bool stream : {false, true}) {
+          const int64_t ld_src = cols + 7;
+          const Tensor<T> src = random_tensor<T>({rows, ld_src}, rng);
+          Tensor<T> want = random_tensor<T>({cols, ld_dst}, rng), got = want.clone();
+          for (int64_t i = 0; i < rows; ++i)
+            for (int64_t j = 0; j < cols; ++j) want[j * ld_dst + i] = src[i * ld_src + j];
+          kernels::transpose(rows, cols, src.data(), ld_src, got.data(), ld_dst, stream);
+          BOOST_TEST(bitwise_equal(got, want), cpu::isa_name(isa) << " " << rows << " x " << cols << " strided, ld "
+                                                                  << ld_dst << (stream ? ", streamed" : ""));
+        }
     }
   }
 }
@@ -660,8 +665,10 @@ void check_channels_first_matches_channels_last(const std::vector<SepCase>& case
 BOOST_AUTO_TEST_CASE(separable_op_channels_first_matches_channels_last) {
   std::vector<SepCase> cases = separable_cases();
   for (const SepCase& c : random_separable_cases(40, 505)) cases.push_back(c);
-  // Outputs and input gradients over 2 MB (written with streaming stores in NHWC).
+  // Outputs and input gradients over 2 MB, written with streaming stores (in
+  // NCHW, the whole aligned lines of each scattered band).
   cases.push_back({2, 96, 96, 16, 1, 40, {3, 3}, {1, 1}, {1, 1}, Padding::Same, true, true});
+  cases.push_back({2, 128, 128, 24, 1, 16, {3, 3}, {1, 1}, {1, 1}, Padding::Same, true, false});
   check_channels_first_matches_channels_last<float>(cases);
   check_channels_first_matches_channels_last<double>(separable_cases());
 }

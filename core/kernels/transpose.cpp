@@ -25,10 +25,11 @@ void transpose_tiles(int64_t rows, int64_t cols, const T* src, int64_t ld_src, T
 }  // namespace
 
 template <typename T>
-void transpose(int64_t rows, int64_t cols, const T* src, int64_t ld_src, T* dst, int64_t ld_dst) {
+void transpose(int64_t rows, int64_t cols, const T* src, int64_t ld_src, T* dst, int64_t ld_dst, bool stream) {
   if (rows <= 0 || cols <= 0) return;
   if constexpr (std::is_same_v<T, float>) {
-    if (cpu::active_isa() == cpu::Isa::Avx512) return transpose_avx512(rows, cols, src, ld_src, dst, ld_dst);
+    if (cpu::active_isa() == cpu::Isa::Avx512)
+      return transpose_avx512(rows, cols, src, ld_src, dst, ld_dst, stream);
   }
   transpose_tiles(rows, cols, src, ld_src, dst, ld_dst);
 }
@@ -65,7 +66,7 @@ void transpose_planes_reference(int64_t batch, int64_t rows, int64_t cols, const
 }
 
 #define SEPCONV_INSTANTIATE(T)                                                        \
-  template void transpose(int64_t, int64_t, const T*, int64_t, T*, int64_t);         \
+  template void transpose(int64_t, int64_t, const T*, int64_t, T*, int64_t, bool);   \
   template void transpose_planes(int64_t, int64_t, int64_t, const T*, T*);           \
   template void transpose_planes_reference(int64_t, int64_t, int64_t, const T*, T*);
 SEPCONV_INSTANTIATE(float)

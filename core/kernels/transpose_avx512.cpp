@@ -19,7 +19,8 @@ inline __mmask16 first_lanes(int64_t n) {  // n in 1..16
 }
 }  // namespace
 
-void transpose_avx512(int64_t rows, int64_t cols, const float* src, int64_t ld_src, float* dst, int64_t ld_dst) {
+void transpose_avx512(int64_t rows, int64_t cols, const float* src, int64_t ld_src, float* dst, int64_t ld_dst,
+                      bool stream) {
   for (int64_t i0 = 0; i0 < rows; i0 += 16) {
     const int64_t ni = std::min<int64_t>(16, rows - i0);
     const __mmask16 mi = first_lanes(ni);
@@ -31,9 +32,16 @@ void transpose_avx512(int64_t rows, int64_t cols, const float* src, int64_t ld_s
       for (int i = 0; i < 16; ++i)
         r[i] = i < ni ? _mm512_maskz_loadu_ps(mj, src + (i0 + i) * ld_src + j0) : _mm512_setzero_ps();
       transpose16(r);
-      for (int64_t j = 0; j < nj; ++j) _mm512_mask_storeu_ps(dst + (j0 + j) * ld_dst + i0, mi, r[j]);
+      for (int64_t j = 0; j < nj; ++j) {
+        float* out = dst + (j0 + j) * ld_dst + i0;
+        if (stream && ni == 16 && (reinterpret_cast<uintptr_t>(out) & 63) == 0)
+          _mm512_stream_ps(out, r[j]);  // a whole line: no read of its old contents
+        else
+          _mm512_mask_storeu_ps(out, mi, r[j]);
+      }
     }
   }
+  if (stream) _mm_sfence();  // streaming stores are weakly ordered: publish them before returning
 }
 
 }  // namespace sepconv::kernels
