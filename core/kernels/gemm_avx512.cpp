@@ -23,7 +23,7 @@
 #include <utility>
 
 #include "core/kernels/gemm_kernels.h"
-#include "core/kernels/transpose16_avx512.h"
+#include "core/kernels/transpose.h"
 
 namespace sepconv::kernels {
 
@@ -249,24 +249,14 @@ void pack_a_strips(int64_t rows, int64_t k, const float* a, int64_t lda, float* 
 }
 
 // One packed panel of B^T: out[p * width + j] = b[p + j * ld] for p < k, j < cols,
-// zero for cols <= j < width. Each 16 x 16 block is read as 16 short rows of b
-// and stored as 16 rows of the panel. Copying value by value instead reads a
-// new cache line per value, and with a power-of-two ld those lines share a few
-// L1 sets: 4x slower at 512 x 512 (0.26 ms against 0.06 ms).
+// zero for cols <= j < width: the (cols x k) block of b transposed in 16 x 16
+// register blocks (transpose_avx512), then the padding columns zeroed. Copying
+// value by value instead reads a new cache line per value, and with a
+// power-of-two ld those lines share a few L1 sets: 4x slower at 512 x 512.
 void pack_transposed_panel(int64_t k, int64_t cols, int64_t width, const float* b, int64_t ld, float* out) {
-  for (int64_t jb = 0; jb < width; jb += 16) {
-    const int64_t jc = std::clamp<int64_t>(cols - jb, 0, 16);
-    for (int64_t p0 = 0; p0 < k; p0 += 16) {
-      const int pc = static_cast<int>(std::min<int64_t>(16, k - p0));
-      const __mmask16 pm = tail_mask(pc);
-      __m512 r[16];
-#pragma GCC unroll 16
-      for (int i = 0; i < 16; ++i)
-        r[i] = i < jc ? _mm512_maskz_loadu_ps(pm, b + p0 + (jb + i) * ld) : _mm512_setzero_ps();
-      transpose16(r);
-      for (int i = 0; i < pc; ++i) _mm512_storeu_ps(out + (p0 + i) * width + jb, r[i]);
-    }
-  }
+  transpose_avx512(cols, k, b, ld, out, width, false);
+  if (cols < width)
+    for (int64_t p = 0; p < k; ++p) std::fill(out + p * width + cols, out + (p + 1) * width, 0.0f);
 }
 
 }  // namespace
@@ -365,20 +355,9 @@ void gemm_tn_avx512(int64_t m, int64_t k, int64_t n, const float* a, int64_t lda
   for (int64_t p0 = 0; p0 < m; p0 += block) {
     const int64_t rows = std::min(block, m - p0);
     const float* ap = a + p0 * lda;
-    // Pack: panel j (columns j0 .. j0 + 64) holds rows x its width, contiguous.
-    if (pack_b)
-      for (int64_t j0 = 0; j0 < n; j0 += kPanel) {
-        const int64_t cols = std::min(kPanel, n - j0);
-        const int nv = static_cast<int>((cols + 15) / 16);
-        const __mmask16 last = tail_mask(cols - (cols - 1) / 16 * 16);
-        float* panel = bp + j0 * rows;
-        for (int64_t p = 0; p < rows; ++p) {
-          const float* src = b + (p0 + p) * ldb + j0;
-          float* dst = panel + p * nv * 16;
-          for (int v = 0; v < nv; ++v)
-            _mm512_store_ps(dst + v * 16, _mm512_maskz_loadu_ps(v == nv - 1 ? last : 0xFFFF, src + v * 16));
-        }
-      }
+    // Pack: panel j (columns j0 .. j0 + 64) holds rows x its width, contiguous:
+    // the layout pack_b_avx512 writes for a (rows x n) right-hand operand.
+    if (pack_b) pack_b_avx512(rows, n, b + p0 * ldb, ldb, 1, bp);
     const bool acc = accumulate || p0 > 0;
     // Strips for the full-width panels' tiles (a narrower last panel has a
     // taller tile and reads A in place).
