@@ -1,4 +1,4 @@
-#include "autograd/activations.h"
+#include "sepconv/autograd/activations.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "autograd/ops.h"
-#include "autograd/tape.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/autograd/tape.h"
 
 namespace sepconv {
 

@@ -12,7 +12,7 @@
 // wants the scalar function should call std::tanh.
 #include <cstdint>
 
-#include "autograd/variable.h"
+#include "sepconv/autograd/variable.h"
 
 namespace sepconv {
 

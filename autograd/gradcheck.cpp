@@ -1,12 +1,12 @@
-#include "autograd/gradcheck.h"
+#include "sepconv/autograd/gradcheck.h"
 
 #include <cmath>
 #include <random>
 
 #include <fmt/format.h>
 
-#include "autograd/ops.h"
-#include "autograd/tape.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/autograd/tape.h"
 
 namespace sepconv {
 

@@ -1,4 +1,4 @@
-#include "autograd/losses.h"
+#include "sepconv/autograd/losses.h"
 
 #include <algorithm>
 #include <cctype>

@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autograd/tape.h"
+#include "sepconv/autograd/tape.h"
 
 namespace sepconv {
 

@@ -1,4 +1,4 @@
-#include "autograd/nn_ops.h"
+#include "sepconv/autograd/nn_ops.h"
 
 #include <algorithm>
 #include <bit>
@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "core/kernels/gemm.h"
+#include "sepconv/core/kernels/gemm.h"
 
 namespace sepconv {
 

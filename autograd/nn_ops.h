@@ -14,8 +14,8 @@
 #include <optional>
 #include <vector>
 
-#include "autograd/tape.h"
-#include "core/geometry.h"
+#include "sepconv/autograd/tape.h"
+#include "sepconv/core/geometry.h"
 
 namespace sepconv {
 

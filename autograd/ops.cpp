@@ -1,11 +1,11 @@
-#include "autograd/ops.h"
+#include "sepconv/autograd/ops.h"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "core/kernels/depthwise.h"
-#include "core/kernels/gemm.h"
+#include "sepconv/core/kernels/depthwise.h"
+#include "sepconv/core/kernels/gemm.h"
 
 namespace sepconv {
 

@@ -6,8 +6,8 @@
 #include <array>
 #include <functional>
 
-#include "autograd/tape.h"
-#include "core/geometry.h"
+#include "sepconv/autograd/tape.h"
+#include "sepconv/core/geometry.h"
 
 namespace sepconv {
 

@@ -1,4 +1,4 @@
-#include "autograd/separable.h"
+#include "sepconv/autograd/separable.h"
 
 #include <omp.h>
 
@@ -12,14 +12,14 @@
 
 #include <fmt/format.h>
 
-#include "autograd/tape.h"
-#include "core/cpu.h"
-#include "core/kernels/depthwise.h"
-#include "core/kernels/depthwise_kernels.h"
-#include "core/kernels/gemm.h"
-#include "core/kernels/gemm_kernels.h"
-#include "core/kernels/transpose.h"
-#include "core/parallel.h"
+#include "sepconv/autograd/tape.h"
+#include "sepconv/core/cpu.h"
+#include "sepconv/core/kernels/depthwise.h"
+#include "sepconv/core/kernels/depthwise_kernels.h"
+#include "sepconv/core/kernels/gemm.h"
+#include "sepconv/core/kernels/gemm_kernels.h"
+#include "sepconv/core/kernels/transpose.h"
+#include "sepconv/core/parallel.h"
 
 namespace sepconv {
 

@@ -16,8 +16,8 @@
 #include <array>
 #include <optional>
 
-#include "autograd/variable.h"
-#include "core/geometry.h"
+#include "sepconv/autograd/variable.h"
+#include "sepconv/core/geometry.h"
 
 namespace sepconv {
 

@@ -1,4 +1,4 @@
-#include "autograd/tape.h"
+#include "sepconv/autograd/tape.h"
 
 #include <cmath>
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/variable.h"
+#include "sepconv/autograd/variable.h"
 
 namespace sepconv {
 

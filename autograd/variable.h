@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "core/tensor.h"
+#include "sepconv/core/tensor.h"
 
 namespace sepconv {
 

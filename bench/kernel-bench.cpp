@@ -13,12 +13,12 @@
 #include <string>
 #include <vector>
 
-#include "core/cpu.h"
-#include "core/geometry.h"
-#include "core/kernels/depthwise.h"
-#include "core/kernels/gemm.h"
-#include "core/parallel.h"
-#include "core/tensor.h"
+#include "sepconv/core/cpu.h"
+#include "sepconv/core/geometry.h"
+#include "sepconv/core/kernels/depthwise.h"
+#include "sepconv/core/kernels/gemm.h"
+#include "sepconv/core/parallel.h"
+#include "sepconv/core/tensor.h"
 
 using namespace sepconv;
 

@@ -40,11 +40,11 @@
 #include <string>
 #include <vector>
 
-#include "autograd/separable.h"
-#include "autograd/tape.h"
-#include "core/parallel.h"
-#include "core/tensor.h"
-#include "layers/separable_conv2d.h"
+#include "sepconv/autograd/separable.h"
+#include "sepconv/autograd/tape.h"
+#include "sepconv/core/parallel.h"
+#include "sepconv/core/tensor.h"
+#include "sepconv/layers/separable_conv2d.h"
 
 using namespace sepconv;
 

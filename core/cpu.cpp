@@ -1,4 +1,4 @@
-#include "core/cpu.h"
+#include "sepconv/core/cpu.h"
 
 #include <atomic>
 #include <cstdio>

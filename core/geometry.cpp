@@ -1,11 +1,11 @@
-#include "core/geometry.h"
+#include "sepconv/core/geometry.h"
 
 #include <algorithm>
 #include <cctype>
 
 #include <fmt/format.h>
 
-#include "core/error.h"
+#include "sepconv/core/error.h"
 
 namespace sepconv {
 

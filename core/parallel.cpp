@@ -1,4 +1,4 @@
-#include "core/parallel.h"
+#include "sepconv/core/parallel.h"
 
 #include <omp.h>
 

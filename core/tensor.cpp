@@ -1,4 +1,4 @@
-#include "core/tensor.h"
+#include "sepconv/core/tensor.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "core/kernels/transpose.h"
+#include "sepconv/core/kernels/transpose.h"
 
 namespace sepconv {
 

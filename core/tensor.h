@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "sepconv/core/error.h"
 
 namespace sepconv {
 

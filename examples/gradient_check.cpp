@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <random>
 
-#include "autograd/gradcheck.h"
-#include "autograd/ops.h"
+#include "sepconv/autograd/gradcheck.h"
+#include "sepconv/autograd/ops.h"
 
 using namespace sepconv;
 using Vars = std::vector<Variable<double>>;

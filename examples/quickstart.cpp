@@ -4,9 +4,9 @@
 
 #include <fmt/format.h>
 
-#include "autograd/ops.h"
-#include "autograd/tape.h"
-#include "layers/separable_conv2d.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/autograd/tape.h"
+#include "sepconv/layers/separable_conv2d.h"
 
 using namespace sepconv;
 

@@ -18,7 +18,7 @@
 
 #include <fmt/format.h>
 
-#include "layers/separable_conv2d.h"
+#include "sepconv/layers/separable_conv2d.h"
 
 using namespace sepconv;
 

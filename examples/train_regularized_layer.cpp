@@ -35,14 +35,14 @@
 
 #include <fmt/format.h>
 
-#include "autograd/losses.h"
-#include "autograd/ops.h"
-#include "autograd/tape.h"
-#include "layers/constraints.h"
-#include "layers/initializers.h"
-#include "layers/regularizers.h"
-#include "layers/separable_conv2d.h"
-#include "optim/adam.h"
+#include "sepconv/autograd/losses.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/autograd/tape.h"
+#include "sepconv/layers/constraints.h"
+#include "sepconv/layers/initializers.h"
+#include "sepconv/layers/regularizers.h"
+#include "sepconv/layers/separable_conv2d.h"
+#include "sepconv/optim/adam.h"
 
 using namespace sepconv;
 

@@ -8,9 +8,9 @@
 #include <span>
 #include <vector>
 
-#include "core/error.h"
+#include "sepconv/core/error.h"
 #include "fuzz_common.h"
-#include "io/idx.h"
+#include "sepconv/io/idx.h"
 
 namespace {
 

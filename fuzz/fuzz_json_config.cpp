@@ -20,15 +20,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autograd/variable.h"
-#include "core/error.h"
+#include "sepconv/autograd/variable.h"
+#include "sepconv/core/error.h"
 #include "fuzz_common.h"
-#include "layers/activations.h"
-#include "layers/constraints.h"
-#include "layers/initializers.h"
-#include "layers/keras_config.h"
-#include "layers/regularizers.h"
-#include "layers/separable_conv2d.h"
+#include "sepconv/layers/activations.h"
+#include "sepconv/layers/constraints.h"
+#include "sepconv/layers/initializers.h"
+#include "sepconv/layers/keras_config.h"
+#include "sepconv/layers/regularizers.h"
+#include "sepconv/layers/separable_conv2d.h"
 
 using nlohmann::json;
 using namespace sepconv;

@@ -17,9 +17,9 @@
 #include <nlohmann/json.hpp>
 
 #include "conformance/case_io.h"
-#include "core/error.h"
+#include "sepconv/core/error.h"
 #include "fuzz_common.h"
-#include "layers/separable_conv2d.h"
+#include "sepconv/layers/separable_conv2d.h"
 
 using nlohmann::json;
 using namespace sepconv;

@@ -8,9 +8,9 @@
 #include <span>
 #include <vector>
 
-#include "core/error.h"
+#include "sepconv/core/error.h"
 #include "fuzz_common.h"
-#include "io/safetensors.h"
+#include "sepconv/io/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace sepconv;

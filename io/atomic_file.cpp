@@ -1,4 +1,4 @@
-#include "io/atomic_file.h"
+#include "sepconv/io/atomic_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "core/error.h"
+#include "sepconv/core/error.h"
 
 namespace sepconv {
 

@@ -1,4 +1,4 @@
-#include "io/fashion_mnist.h"
+#include "sepconv/io/fashion_mnist.h"
 
 #include <sys/stat.h>
 
@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "core/error.h"
-#include "io/idx.h"
+#include "sepconv/core/error.h"
+#include "sepconv/io/idx.h"
 
 namespace sepconv {
 

@@ -1,4 +1,4 @@
-#include "io/idx.h"
+#include "sepconv/io/idx.h"
 
 #include <zlib.h>
 
@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "core/error.h"
-#include "io/atomic_file.h"
+#include "sepconv/core/error.h"
+#include "sepconv/io/atomic_file.h"
 
 namespace sepconv {
 

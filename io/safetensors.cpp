@@ -1,4 +1,4 @@
-#include "io/safetensors.h"
+#include "sepconv/io/safetensors.h"
 
 #include <algorithm>
 #include <bit>
@@ -12,8 +12,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "core/error.h"
-#include "io/atomic_file.h"
+#include "sepconv/core/error.h"
+#include "sepconv/io/atomic_file.h"
 
 namespace sepconv {
 

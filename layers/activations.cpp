@@ -1,12 +1,12 @@
-#include "layers/activations.h"
+#include "sepconv/layers/activations.h"
 
 #include <map>
 
 #include <fmt/format.h>
 
-#include "autograd/activations.h"
-#include "core/error.h"
-#include "layers/identifier.h"
+#include "sepconv/autograd/activations.h"
+#include "sepconv/core/error.h"
+#include "sepconv/layers/identifier.h"
 
 namespace sepconv {
 

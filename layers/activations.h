@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autograd/variable.h"
+#include "sepconv/autograd/variable.h"
 
 namespace sepconv {
 

@@ -1,13 +1,13 @@
-#include "layers/constraints.h"
+#include "sepconv/layers/constraints.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "core/error.h"
-#include "layers/identifier.h"
-#include "layers/keras_config.h"
+#include "sepconv/core/error.h"
+#include "sepconv/layers/identifier.h"
+#include "sepconv/layers/keras_config.h"
 
 namespace sepconv {
 

@@ -14,17 +14,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/tensor.h"
+#include "sepconv/autograd/parameter.h"
+#include "sepconv/core/tensor.h"
 
 namespace sepconv {
 
-class Constraint {
+// A constraint is a Projection (what the optimizer applies after its update)
+// that Keras can serialize.
+class Constraint : public Projection {
  public:
-  virtual ~Constraint() = default;
-  // Returns the projected weight (same shape); the input is not modified.
-  virtual Tensor<float> operator()(const Tensor<float>& w) const = 0;
-  virtual Tensor<double> operator()(const Tensor<double>& w) const = 0;
-  virtual std::string class_name() const = 0;
   virtual nlohmann::json get_config() const = 0;
 };
 

@@ -1,12 +1,12 @@
-#include "layers/core_layers.h"
+#include "sepconv/layers/core_layers.h"
 
 #include <atomic>
 
 #include <fmt/format.h>
 
-#include "autograd/nn_ops.h"
-#include "autograd/ops.h"
-#include "layers/layer_checks.h"
+#include "sepconv/autograd/nn_ops.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/layers/layer_checks.h"
 
 namespace sepconv {
 

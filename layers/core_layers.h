@@ -8,9 +8,9 @@
 #include <optional>
 #include <string>
 
-#include "layers/activations.h"
-#include "layers/keras_config.h"
-#include "layers/layer.h"
+#include "sepconv/layers/activations.h"
+#include "sepconv/layers/keras_config.h"
+#include "sepconv/layers/layer.h"
 
 namespace sepconv {
 

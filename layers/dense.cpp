@@ -1,9 +1,9 @@
-#include "layers/dense.h"
+#include "sepconv/layers/dense.h"
 
 #include <fmt/format.h>
 
-#include "autograd/nn_ops.h"
-#include "layers/layer_checks.h"
+#include "sepconv/autograd/nn_ops.h"
+#include "sepconv/layers/layer_checks.h"
 
 namespace sepconv {
 

@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "layers/activations.h"
-#include "layers/layer.h"
+#include "sepconv/layers/activations.h"
+#include "sepconv/layers/layer.h"
 
 namespace sepconv {
 

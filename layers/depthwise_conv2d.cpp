@@ -1,9 +1,9 @@
-#include "layers/depthwise_conv2d.h"
+#include "sepconv/layers/depthwise_conv2d.h"
 
 #include <fmt/format.h>
 
-#include "autograd/ops.h"
-#include "layers/layer_checks.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/layers/layer_checks.h"
 
 namespace sepconv {
 

@@ -13,10 +13,10 @@
 #include <optional>
 #include <string>
 
-#include "core/geometry.h"
-#include "layers/activations.h"
-#include "layers/keras_config.h"
-#include "layers/layer.h"
+#include "sepconv/core/geometry.h"
+#include "sepconv/layers/activations.h"
+#include "sepconv/layers/keras_config.h"
+#include "sepconv/layers/layer.h"
 
 namespace sepconv {
 

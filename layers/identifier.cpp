@@ -1,10 +1,10 @@
-#include "layers/identifier.h"
+#include "sepconv/layers/identifier.h"
 
 #include <cctype>
 
 #include <fmt/format.h>
 
-#include "core/error.h"
+#include "sepconv/core/error.h"
 
 namespace sepconv::detail {
 

@@ -1,4 +1,4 @@
-#include "layers/initializers.h"
+#include "sepconv/layers/initializers.h"
 
 #include <algorithm>
 #include <cctype>
@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
-#include "core/error.h"
-#include "layers/identifier.h"
+#include "sepconv/core/error.h"
+#include "sepconv/layers/identifier.h"
 
 namespace sepconv {
 

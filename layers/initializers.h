@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/tensor.h"
+#include "sepconv/core/tensor.h"
 
 namespace sepconv {
 

@@ -1,4 +1,4 @@
-#include "layers/keras_config.h"
+#include "sepconv/layers/keras_config.h"
 
 #include <algorithm>
 #include <cctype>
@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "core/error.h"
+#include "sepconv/core/error.h"
 
 namespace sepconv {
 

@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-#include "core/geometry.h"  // DataFormat
+#include "sepconv/core/geometry.h"  // DataFormat
 
 namespace sepconv {
 

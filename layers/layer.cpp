@@ -1,12 +1,12 @@
-#include "layers/layer.h"
+#include "sepconv/layers/layer.h"
 
 #include <map>
 #include <mutex>
 
 #include <fmt/format.h>
 
-#include "autograd/ops.h"
-#include "autograd/tape.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/autograd/tape.h"
 
 namespace sepconv {
 

@@ -16,21 +16,23 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autograd/variable.h"
-#include "layers/constraints.h"
-#include "layers/initializers.h"
-#include "layers/regularizers.h"
+#include "sepconv/autograd/parameter.h"
+#include "sepconv/autograd/variable.h"
+#include "sepconv/layers/constraints.h"
+#include "sepconv/layers/initializers.h"
+#include "sepconv/layers/regularizers.h"
 
 namespace sepconv {
 
+// A layer's weight: the optimizer's Parameter (name is Keras's weight name:
+// "depthwise_kernel", "kernel", "bias", ...) with what the layer adds to it.
 template <typename T>
-struct Weight {
-  std::string name;  // Keras's weight name: "depthwise_kernel", "kernel", "bias", ...
-  Variable<T> variable;
+struct Weight : Parameter<T> {
   std::shared_ptr<Initializer> initializer;
   std::shared_ptr<Regularizer> regularizer;  // may be null
-  std::shared_ptr<Constraint> constraint;    // may be null
+  std::shared_ptr<Constraint> constraint;    // may be null; the optimizer's projection
   bool trainable = true;
+  const Projection* projection() const override { return constraint.get(); }
 };
 
 template <typename T>

@@ -7,11 +7,11 @@
 
 #include <fmt/format.h>
 
-#include "core/error.h"
-#include "core/tensor.h"
-#include "layers/constraints.h"
-#include "layers/initializers.h"
-#include "layers/regularizers.h"
+#include "sepconv/core/error.h"
+#include "sepconv/core/tensor.h"
+#include "sepconv/layers/constraints.h"
+#include "sepconv/layers/initializers.h"
+#include "sepconv/layers/regularizers.h"
 
 namespace sepconv::layer_detail {
 

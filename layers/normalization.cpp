@@ -1,12 +1,12 @@
-#include "layers/normalization.h"
+#include "sepconv/layers/normalization.h"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "autograd/nn_ops.h"
-#include "autograd/ops.h"
-#include "layers/layer_checks.h"
+#include "sepconv/autograd/nn_ops.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/layers/layer_checks.h"
 
 namespace sepconv {
 

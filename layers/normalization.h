@@ -13,7 +13,7 @@
 #include <memory>
 #include <string>
 
-#include "layers/layer.h"
+#include "sepconv/layers/layer.h"
 
 namespace sepconv {
 

@@ -1,8 +1,8 @@
-#include "layers/pooling.h"
+#include "sepconv/layers/pooling.h"
 
-#include "autograd/nn_ops.h"
-#include "autograd/ops.h"
-#include "layers/layer_checks.h"
+#include "sepconv/autograd/nn_ops.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/layers/layer_checks.h"
 
 namespace sepconv {
 

@@ -1,12 +1,12 @@
-#include "layers/regularizers.h"
+#include "sepconv/layers/regularizers.h"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "autograd/ops.h"
-#include "core/error.h"
-#include "layers/identifier.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/core/error.h"
+#include "sepconv/layers/identifier.h"
 
 namespace sepconv {
 

@@ -1,10 +1,10 @@
-#include "layers/separable_conv2d.h"
+#include "sepconv/layers/separable_conv2d.h"
 
 #include <fmt/format.h>
 
-#include "autograd/ops.h"
-#include "autograd/separable.h"
-#include "layers/identifier.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/autograd/separable.h"
+#include "sepconv/layers/identifier.h"
 
 namespace sepconv {
 

@@ -22,10 +22,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/geometry.h"
-#include "layers/activations.h"
-#include "layers/keras_config.h"
-#include "layers/layer.h"
+#include "sepconv/core/geometry.h"
+#include "sepconv/layers/activations.h"
+#include "sepconv/layers/keras_config.h"
+#include "sepconv/layers/layer.h"
 
 namespace sepconv {
 

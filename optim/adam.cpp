@@ -1,4 +1,4 @@
-#include "optim/adam.h"
+#include "sepconv/optim/adam.h"
 
 #include <algorithm>
 #include <cmath>

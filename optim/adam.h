@@ -8,7 +8,7 @@
 // AdamW is Adam whose weight_decay defaults to 0.004 (the decay itself is the
 // base class's decoupled step, which Adam also applies when given one).
 // Slots: "momentum", "velocity", and "velocity_hat" with amsgrad.
-#include "optim/optimizer.h"
+#include "sepconv/optim/optimizer.h"
 
 namespace sepconv {
 

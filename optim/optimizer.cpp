@@ -1,4 +1,4 @@
-#include "optim/optimizer.h"
+#include "sepconv/optim/optimizer.h"
 
 #include <algorithm>
 #include <cctype>
@@ -7,9 +7,9 @@
 
 #include <fmt/format.h>
 
-#include "optim/adam.h"
-#include "optim/schedules.h"
-#include "optim/sgd.h"
+#include "sepconv/optim/adam.h"
+#include "sepconv/optim/schedules.h"
+#include "sepconv/optim/sgd.h"
 
 namespace sepconv {
 
@@ -93,13 +93,13 @@ std::string path_of(const Variable<T>& v, const std::string& weight_name, size_t
 }  // namespace
 
 template <typename T>
-void Optimizer<T>::apply(const std::vector<Weight<T>*>& weights) {
+void Optimizer<T>::apply(const Parameters& weights) {
   std::vector<Target> targets;
   targets.reserve(weights.size());
   for (size_t i = 0; i < weights.size(); ++i) {
     if (!weights[i]) throw ValueError(fmt::format("Optimizer.apply: weight {} is null", i));
-    const Weight<T>& w = *weights[i];
-    targets.push_back(Target{w.variable, w.variable.has_grad() ? &w.variable.grad() : nullptr, w.constraint.get(),
+    const Parameter<T>& w = *weights[i];
+    targets.push_back(Target{w.variable, w.variable.has_grad() ? &w.variable.grad() : nullptr, w.projection(),
                              path_of(w.variable, w.name, i)});
   }
   apply_targets(targets);
@@ -135,21 +135,21 @@ void Optimizer<T>::apply(const std::vector<Tensor<T>>& gradients, const std::vec
 }
 
 template <typename T>
-void Optimizer<T>::apply(const std::vector<Tensor<T>>& gradients, const std::vector<Weight<T>*>& weights) {
+void Optimizer<T>::apply(const std::vector<Tensor<T>>& gradients, const Parameters& weights) {
   require_same_count(gradients.size(), weights.size());
   std::vector<Target> targets;
   targets.reserve(weights.size());
   for (size_t i = 0; i < weights.size(); ++i) {
     if (!weights[i]) throw ValueError(fmt::format("Optimizer.apply: weight {} is null", i));
-    const Weight<T>& w = *weights[i];
+    const Parameter<T>& w = *weights[i];
     targets.push_back(Target{w.variable, gradients[i].empty() && !w.variable.value().empty() ? nullptr : &gradients[i],
-                             w.constraint.get(), path_of(w.variable, w.name, i)});
+                             w.projection(), path_of(w.variable, w.name, i)});
   }
   apply_targets(targets);
 }
 
 template <typename T>
-void Optimizer<T>::build(const std::vector<Weight<T>*>& weights) {
+void Optimizer<T>::build(const Parameters& weights) {
   std::vector<Target> targets;
   for (size_t i = 0; i < weights.size(); ++i) {
     if (!weights[i]) throw ValueError(fmt::format("Optimizer.build: weight {} is null", i));
@@ -301,7 +301,7 @@ typename Optimizer<T>::StateList Optimizer<T>::state_of(const std::vector<Target
 }
 
 template <typename T>
-typename Optimizer<T>::StateList Optimizer<T>::state(const std::vector<Weight<T>*>& weights) {
+typename Optimizer<T>::StateList Optimizer<T>::state(const Parameters& weights) {
   std::vector<Target> targets;
   for (size_t i = 0; i < weights.size(); ++i) {
     if (!weights[i]) throw ValueError(fmt::format("Optimizer.state: weight {} is null", i));

@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <concepts>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -29,7 +30,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "layers/layer.h"
+#include "sepconv/autograd/parameter.h"
+#include "sepconv/autograd/variable.h"
 
 namespace sepconv {
 
@@ -116,6 +118,13 @@ template <typename T>
 class Optimizer {
  public:
   using StateList = std::vector<std::pair<std::string, Tensor<T>*>>;
+  using Parameters = std::vector<Parameter<T>*>;
+  // A list of any Parameter subtype (a layer's Weight<T>*) converts to this.
+  template <typename P>
+    requires(std::derived_from<P, Parameter<T>> && !std::same_as<P, Parameter<T>>)
+  static Parameters as_parameters(const std::vector<P*>& ps) {
+    return Parameters(ps.begin(), ps.end());
+  }
 
   virtual ~Optimizer() = default;
   Optimizer(const Optimizer&) = delete;
@@ -125,16 +134,31 @@ class Optimizer {
   // (variable.grad()); weights without a gradient are skipped. Constraints are
   // applied after the update. Throws ValueError when no weight has a gradient
   // ("No gradients provided for any variable."), as Keras does.
-  void apply(const std::vector<Weight<T>*>& weights);
+  void apply(const Parameters& weights);
+  template <typename P>
+    requires(std::derived_from<P, Parameter<T>> && !std::same_as<P, Parameter<T>>)
+  void apply(const std::vector<P*>& weights) {
+    apply(as_parameters(weights));
+  }
   // The same on plain variables (no constraints).
   void apply(const std::vector<Variable<T>>& variables);
   // Keras's apply(grads, trainable_variables): explicit gradients, one per
   // variable; an empty (size-0) tensor stands for None.
   void apply(const std::vector<Tensor<T>>& gradients, const std::vector<Variable<T>>& variables);
-  void apply(const std::vector<Tensor<T>>& gradients, const std::vector<Weight<T>*>& weights);
+  void apply(const std::vector<Tensor<T>>& gradients, const Parameters& weights);
+  template <typename P>
+    requires(std::derived_from<P, Parameter<T>> && !std::same_as<P, Parameter<T>>)
+  void apply(const std::vector<Tensor<T>>& gradients, const std::vector<P*>& weights) {
+    apply(gradients, as_parameters(weights));
+  }
 
   // Creates the zero slots of these weights (done by the first apply()).
-  void build(const std::vector<Weight<T>*>& weights);
+  void build(const Parameters& weights);
+  template <typename P>
+    requires(std::derived_from<P, Parameter<T>> && !std::same_as<P, Parameter<T>>)
+  void build(const std::vector<P*>& weights) {
+    build(as_parameters(weights));
+  }
   void build(const std::vector<Variable<T>>& variables);
   bool built() const { return built_; }
 
@@ -161,7 +185,12 @@ class Optimizer {
   // them to restore. The pointers stay valid while the optimizer lives. The
   // weights must be ones this optimizer was built with; two weights with the
   // same path are a ValueError.
-  StateList state(const std::vector<Weight<T>*>& weights);
+  StateList state(const Parameters& weights);
+  template <typename P>
+    requires(std::derived_from<P, Parameter<T>> && !std::same_as<P, Parameter<T>>)
+  StateList state(const std::vector<P*>& weights) {
+    return state(as_parameters(weights));
+  }
   StateList state(const std::vector<Variable<T>>& variables);
 
   // Keras's optimizer config: name, learning_rate (a number or a serialized
@@ -182,7 +211,7 @@ class Optimizer {
   struct Target {  // one weight of one apply() call
     Variable<T> variable;
     const Tensor<T>* gradient;  // null: no gradient
-    const Constraint* constraint;
+    const Projection* constraint;
     std::string path;
   };
   struct SlotSet {

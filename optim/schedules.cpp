@@ -1,4 +1,4 @@
-#include "optim/schedules.h"
+#include "sepconv/optim/schedules.h"
 
 #include <algorithm>
 #include <cmath>

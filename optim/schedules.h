@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "optim/optimizer.h"
+#include "sepconv/optim/optimizer.h"
 
 namespace sepconv {
 

@@ -1,4 +1,4 @@
-#include "optim/sgd.h"
+#include "sepconv/optim/sgd.h"
 
 #include <cmath>
 

@@ -4,7 +4,7 @@
 //   momentum > 0:   m = momentum * m - lr * g
 //                   w += m                        (nesterov: w += momentum * m - lr * g)
 // The slot "momentum" exists only when momentum != 0, as in Keras.
-#include "optim/optimizer.h"
+#include "sepconv/optim/optimizer.h"
 
 namespace sepconv {
 

@@ -7,11 +7,11 @@
 #include <functional>
 #include <random>
 
-#include "autograd/activations.h"
-#include "autograd/gradcheck.h"
-#include "autograd/ops.h"
-#include "layers/activations.h"
-#include "layers/regularizers.h"
+#include "sepconv/autograd/activations.h"
+#include "sepconv/autograd/gradcheck.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/layers/activations.h"
+#include "sepconv/layers/regularizers.h"
 
 using namespace sepconv;
 using V = Variable<double>;

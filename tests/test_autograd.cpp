@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "autograd/ops.h"
+#include "sepconv/autograd/ops.h"
 
 using namespace sepconv;
 

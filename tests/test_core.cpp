@@ -3,10 +3,10 @@
 
 #include <random>
 
-#include "core/geometry.h"
-#include "core/kernels/depthwise.h"
-#include "core/kernels/gemm.h"
-#include "core/tensor.h"
+#include "sepconv/core/geometry.h"
+#include "sepconv/core/kernels/depthwise.h"
+#include "sepconv/core/kernels/gemm.h"
+#include "sepconv/core/tensor.h"
 
 using namespace sepconv;
 

@@ -11,16 +11,16 @@
 
 #include <unistd.h>
 
-#include "core/parallel.h"
-#include "io/atomic_file.h"
-#include "io/checkpoint.h"
-#include "layers/core_layers.h"
-#include "layers/dense.h"
-#include "layers/normalization.h"
-#include "layers/pooling.h"
-#include "layers/separable_conv2d.h"
-#include "layers/sequential.h"
-#include "optim/adam.h"
+#include "sepconv/core/parallel.h"
+#include "sepconv/io/atomic_file.h"
+#include "sepconv/model/checkpoint.h"
+#include "sepconv/layers/core_layers.h"
+#include "sepconv/layers/dense.h"
+#include "sepconv/layers/normalization.h"
+#include "sepconv/layers/pooling.h"
+#include "sepconv/layers/separable_conv2d.h"
+#include "sepconv/model/sequential.h"
+#include "sepconv/optim/adam.h"
 
 using namespace sepconv;
 

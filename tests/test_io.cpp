@@ -13,12 +13,12 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "core/tensor.h"
-#include "io/atomic_file.h"
-#include "io/fashion_mnist.h"
-#include "io/idx.h"
-#include "io/safetensors.h"
+#include "sepconv/core/error.h"
+#include "sepconv/core/tensor.h"
+#include "sepconv/io/atomic_file.h"
+#include "sepconv/io/fashion_mnist.h"
+#include "sepconv/io/idx.h"
+#include "sepconv/io/safetensors.h"
 
 using namespace sepconv;
 namespace fs = std::filesystem;

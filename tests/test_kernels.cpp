@@ -12,18 +12,18 @@
 #include <string>
 #include <vector>
 
-#include "autograd/gradcheck.h"
-#include "autograd/ops.h"
-#include "autograd/separable.h"
-#include "core/cpu.h"
-#include "core/geometry.h"
-#include "core/kernels/depthwise.h"
-#include "core/kernels/depthwise_kernels.h"
-#include "core/kernels/gemm.h"
-#include "core/kernels/gemm_kernels.h"
-#include "core/kernels/transpose.h"
-#include "core/parallel.h"
-#include "core/tensor.h"
+#include "sepconv/autograd/gradcheck.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/autograd/separable.h"
+#include "sepconv/core/cpu.h"
+#include "sepconv/core/geometry.h"
+#include "sepconv/core/kernels/depthwise.h"
+#include "sepconv/core/kernels/depthwise_kernels.h"
+#include "sepconv/core/kernels/gemm.h"
+#include "sepconv/core/kernels/gemm_kernels.h"
+#include "sepconv/core/kernels/transpose.h"
+#include "sepconv/core/parallel.h"
+#include "sepconv/core/tensor.h"
 
 using namespace sepconv;
 

@@ -11,14 +11,14 @@
 #include <optional>
 #include <string>
 
-#include "autograd/ops.h"
-#include "autograd/tape.h"
-#include "layers/activations.h"
-#include "layers/constraints.h"
-#include "layers/initializers.h"
-#include "layers/keras_config.h"
-#include "layers/regularizers.h"
-#include "layers/separable_conv2d.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/autograd/tape.h"
+#include "sepconv/layers/activations.h"
+#include "sepconv/layers/constraints.h"
+#include "sepconv/layers/initializers.h"
+#include "sepconv/layers/keras_config.h"
+#include "sepconv/layers/regularizers.h"
+#include "sepconv/layers/separable_conv2d.h"
 
 using namespace sepconv;
 using nlohmann::json;

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <random>
 
-#include "autograd/gradcheck.h"
-#include "autograd/losses.h"
+#include "sepconv/autograd/gradcheck.h"
+#include "sepconv/autograd/losses.h"
 
 using namespace sepconv;
 

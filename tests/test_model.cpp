@@ -7,19 +7,19 @@
 #include <random>
 #include <string>
 
-#include "autograd/nn_ops.h"
-#include "autograd/ops.h"
-#include "io/atomic_file.h"
-#include "io/checkpoint.h"
-#include "layers/core_layers.h"
-#include "layers/dense.h"
-#include "layers/depthwise_conv2d.h"
-#include "layers/normalization.h"
-#include "layers/pooling.h"
-#include "layers/separable_conv2d.h"
-#include "layers/sequential.h"
-#include "optim/adam.h"
-#include "optim/sgd.h"
+#include "sepconv/autograd/nn_ops.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/io/atomic_file.h"
+#include "sepconv/model/checkpoint.h"
+#include "sepconv/layers/core_layers.h"
+#include "sepconv/layers/dense.h"
+#include "sepconv/layers/depthwise_conv2d.h"
+#include "sepconv/layers/normalization.h"
+#include "sepconv/layers/pooling.h"
+#include "sepconv/layers/separable_conv2d.h"
+#include "sepconv/model/sequential.h"
+#include "sepconv/optim/adam.h"
+#include "sepconv/optim/sgd.h"
 
 using namespace sepconv;
 using json = nlohmann::json;

@@ -6,10 +6,10 @@
 #include <cmath>
 #include <random>
 
-#include "autograd/gradcheck.h"
-#include "autograd/nn_ops.h"
-#include "autograd/ops.h"
-#include "core/parallel.h"
+#include "sepconv/autograd/gradcheck.h"
+#include "sepconv/autograd/nn_ops.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/core/parallel.h"
 
 using namespace sepconv;
 

@@ -4,9 +4,9 @@
 
 #include <random>
 
-#include "autograd/gradcheck.h"
-#include "autograd/ops.h"
-#include "autograd/separable.h"
+#include "sepconv/autograd/gradcheck.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/autograd/separable.h"
 
 using namespace sepconv;
 using V = Variable<double>;

@@ -6,9 +6,11 @@
 #include <numbers>
 
 #include "oracle_cases.h"
-#include "optim/adam.h"
-#include "optim/schedules.h"
-#include "optim/sgd.h"
+#include "sepconv/layers/constraints.h"
+#include "sepconv/layers/layer.h"
+#include "sepconv/optim/adam.h"
+#include "sepconv/optim/schedules.h"
+#include "sepconv/optim/sgd.h"
 
 using namespace sepconv;
 using Dtypes = boost::mpl::list<float, double>;
@@ -250,11 +252,20 @@ BOOST_AUTO_TEST_CASE(clipping_leaves_the_variables_gradients_alone) {
 
 // ---- constraints, skipped weights, step order ------------------------------------------
 
+template <typename T>
+Weight<T> make_weight(std::string name, Variable<T> variable, std::shared_ptr<Constraint> constraint = nullptr) {
+  Weight<T> weight;
+  weight.name = std::move(name);
+  weight.variable = std::move(variable);
+  weight.constraint = std::move(constraint);
+  return weight;
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(constraints_apply_after_the_update, T, Dtypes) {
   // w = 0, g = -2, lr 1: the update gives 2, then the clamp projects to 0.5.
   // Clamping first would leave 0 and the update would still give 2.
-  Weight<T> weight{"kernel", Variable<T>(vec<T>({0, 0.1}), true, "layer/kernel"), nullptr, nullptr,
-                   std::make_shared<ClampConstraint>(0.5)};
+  Weight<T> weight = make_weight<T>("kernel", Variable<T>(vec<T>({0, 0.1}), true, "layer/kernel"),
+                                    std::make_shared<ClampConstraint>(0.5));
   weight.variable.add_grad(vec<T>({-2, 0.1}), "test");
   SGD<T> sgd(SGDOptions(1.0));
   sgd.apply(std::vector<Weight<T>*>{&weight});
@@ -265,9 +276,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(constraints_apply_after_the_update, T, Dtypes) {
 
 BOOST_AUTO_TEST_CASE(weights_without_gradients_are_skipped_entirely) {
   // Keras filters None gradients first: no decay, no update, no constraint.
-  Weight<double> with{"a", Variable<double>(vec<double>({1}), true, "l/a"), nullptr, nullptr, nullptr};
-  Weight<double> without{"b", Variable<double>(vec<double>({5}), true, "l/b"), nullptr, nullptr,
-                         std::make_shared<ClampConstraint>(1.0)};
+  Weight<double> with = make_weight<double>("a", Variable<double>(vec<double>({1}), true, "l/a"));
+  Weight<double> without = make_weight<double>("b", Variable<double>(vec<double>({5}), true, "l/b"),
+                                               std::make_shared<ClampConstraint>(1.0));
   with.variable.add_grad(vec<double>({1}), "test");
   SGD<double> sgd(SGDOptions(0.1).weight_decay(0.5));
   sgd.apply(std::vector<Weight<double>*>{&with, &without});
@@ -293,7 +304,7 @@ BOOST_AUTO_TEST_CASE(unknown_variables_and_bad_gradient_shapes) {
 BOOST_AUTO_TEST_CASE(state_names_and_restoring_slots) {
   Variable<double> k(Tensor<double>(Shape{2, 2}, 1.0), true, "dense/kernel");
   Variable<double> bias(Tensor<double>(Shape{2}, 0.0), true, "dense/bias");
-  Weight<double> wk{"kernel", k, nullptr, nullptr, nullptr}, wb{"bias", bias, nullptr, nullptr, nullptr};
+  Weight<double> wk = make_weight<double>("kernel", k), wb = make_weight<double>("bias", bias);
   Adam<double> adam(AdamOptions(0.1).amsgrad(true));
   auto state = adam.state(std::vector<Weight<double>*>{&wk, &wb});  // builds the slots
   std::vector<std::string> names;

@@ -9,9 +9,9 @@
 #include <optional>
 #include <string>
 
-#include "autograd/ops.h"
-#include "autograd/tape.h"
-#include "layers/separable_conv2d.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/autograd/tape.h"
+#include "sepconv/layers/separable_conv2d.h"
 #include "oracle_cases.h"
 
 // Every "layer" and "error" reference case through the library, in float32

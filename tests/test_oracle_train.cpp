@@ -3,10 +3,10 @@
 
 #include <boost/mpl/list.hpp>
 
-#include "autograd/losses.h"
-#include "autograd/ops.h"
-#include "layers/separable_conv2d.h"
-#include "optim/optimizer.h"
+#include "sepconv/autograd/losses.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/layers/separable_conv2d.h"
+#include "sepconv/optim/optimizer.h"
 #include "oracle_cases.h"
 
 using namespace sepconv;

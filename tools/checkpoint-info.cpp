@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "io/safetensors.h"
+#include "sepconv/io/safetensors.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {

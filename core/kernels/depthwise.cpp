@@ -29,9 +29,9 @@
 #include <new>
 #include <vector>
 
-#include "core/cpu.h"
-#include "core/kernels/depthwise.h"
-#include "core/kernels/depthwise_kernels.h"
+#include "sepconv/core/cpu.h"
+#include "sepconv/core/kernels/depthwise.h"
+#include "sepconv/core/kernels/depthwise_kernels.h"
 
 namespace sepconv {
 namespace kernels {
@@ -72,7 +72,7 @@ namespace portable_f {
 namespace {
 using V = PortableVec<float>;
 using Tap = DwTap<float>;
-#include "core/kernels/depthwise_simd.h"
+#include "sepconv/core/kernels/depthwise_simd.h"
 }  // namespace
 }  // namespace portable_f
 
@@ -80,7 +80,7 @@ namespace portable_d {
 namespace {
 using V = PortableVec<double>;
 using Tap = DwTap<double>;
-#include "core/kernels/depthwise_simd.h"
+#include "sepconv/core/kernels/depthwise_simd.h"
 }  // namespace
 }  // namespace portable_d
 

@@ -11,7 +11,7 @@
 // fast kernels are tested against. depthwise_forward / _backward_* pick the
 // fastest implementation for this CPU; their results match the reference to
 // rounding and do not depend on the thread count.
-#include "core/geometry.h"
+#include "sepconv/core/geometry.h"
 
 namespace sepconv {
 

@@ -5,7 +5,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "core/kernels/depthwise_kernels.h"
+#include "sepconv/core/kernels/depthwise_kernels.h"
 
 namespace sepconv::kernels {
 namespace avx2_impl {
@@ -38,7 +38,7 @@ struct V {
 };
 using Tap = DwTap<float>;
 
-#include "core/kernels/depthwise_simd.h"
+#include "sepconv/core/kernels/depthwise_simd.h"
 
 }  // namespace
 }  // namespace avx2_impl

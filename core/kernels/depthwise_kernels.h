@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/geometry.h"
+#include "sepconv/core/geometry.h"
 
 namespace sepconv::kernels {
 

@@ -1,7 +1,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/kernels/depthwise.h"
+#include "sepconv/core/kernels/depthwise.h"
 
 namespace sepconv {
 

@@ -1,4 +1,4 @@
-#include "core/kernels/gemm.h"
+#include "sepconv/core/kernels/gemm.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <type_traits>
 
-#include "core/cpu.h"
-#include "core/kernels/gemm_kernels.h"
-#include "core/parallel.h"
-#include "core/tensor.h"
+#include "sepconv/core/cpu.h"
+#include "sepconv/core/kernels/gemm_kernels.h"
+#include "sepconv/core/parallel.h"
+#include "sepconv/core/tensor.h"
 
 extern "C" void openblas_set_num_threads(int);
 

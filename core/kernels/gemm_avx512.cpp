@@ -22,8 +22,8 @@
 #include <cstdint>
 #include <utility>
 
-#include "core/kernels/gemm_kernels.h"
-#include "core/kernels/transpose.h"
+#include "sepconv/core/kernels/gemm_kernels.h"
+#include "sepconv/core/kernels/transpose.h"
 
 namespace sepconv::kernels {
 

@@ -1,11 +1,11 @@
-#include "core/kernels/transpose.h"
+#include "sepconv/core/kernels/transpose.h"
 
 #include <algorithm>
 #include <type_traits>
 
 #include <omp.h>
 
-#include "core/cpu.h"
+#include "sepconv/core/cpu.h"
 
 namespace sepconv::kernels {
 

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "core/kernels/transpose.h"
+#include "sepconv/core/kernels/transpose.h"
 
 namespace sepconv::kernels {
 

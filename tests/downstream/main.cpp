@@ -2,8 +2,7 @@
 // convolution, printing "downstream ok" when it passes.
 #include <cstdio>
 
-#include "autograd/gradcheck.h"
-#include "autograd/ops.h"
+#include <sepconv/sepconv.h>
 
 int main() {
   using namespace sepconv;

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "core/error.h"
+#include "sepconv/core/error.h"
 
 namespace sepconv::conformance {
 

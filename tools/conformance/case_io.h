@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/tensor.h"
+#include "sepconv/core/tensor.h"
 
 namespace sepconv::conformance {
 

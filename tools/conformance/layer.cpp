@@ -5,11 +5,11 @@
 
 #include <fmt/format.h>
 
-#include "autograd/ops.h"
-#include "autograd/tape.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/autograd/tape.h"
 #include "conformance/case_io.h"
 #include "conformance/kinds.h"
-#include "layers/separable_conv2d.h"
+#include "sepconv/layers/separable_conv2d.h"
 
 namespace sepconv::conformance {
 

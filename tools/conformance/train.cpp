@@ -3,12 +3,12 @@
 // and layer exactly as a user would.
 #include <fmt/format.h>
 
-#include "autograd/losses.h"
-#include "autograd/ops.h"
+#include "sepconv/autograd/losses.h"
+#include "sepconv/autograd/ops.h"
 #include "conformance/case_io.h"
 #include "conformance/kinds.h"
-#include "layers/separable_conv2d.h"
-#include "optim/optimizer.h"
+#include "sepconv/layers/separable_conv2d.h"
+#include "sepconv/optim/optimizer.h"
 
 namespace sepconv::conformance {
 

@@ -1,4 +1,4 @@
-#include "io/checkpoint.h"
+#include "sepconv/model/checkpoint.h"
 
 #include <array>
 #include <set>
@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "layers/core_layers.h"
+#include "sepconv/layers/core_layers.h"
 
 namespace sepconv {
 

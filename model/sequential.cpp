@@ -1,4 +1,4 @@
-#include "layers/sequential.h"
+#include "sepconv/model/sequential.h"
 
 #include <unistd.h>
 
@@ -12,8 +12,8 @@
 
 #include <fmt/format.h>
 
-#include "autograd/ops.h"
-#include "autograd/tape.h"
+#include "sepconv/autograd/ops.h"
+#include "sepconv/autograd/tape.h"
 
 namespace sepconv {
 

@@ -24,9 +24,9 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/losses.h"
-#include "layers/layer.h"
-#include "optim/optimizer.h"
+#include "sepconv/autograd/losses.h"
+#include "sepconv/layers/layer.h"
+#include "sepconv/optim/optimizer.h"
 
 namespace sepconv {
 

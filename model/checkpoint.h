@@ -19,9 +19,9 @@
 #include <string>
 #include <type_traits>
 
-#include "io/safetensors.h"
-#include "layers/sequential.h"
-#include "optim/optimizer.h"
+#include "sepconv/io/safetensors.h"
+#include "sepconv/model/sequential.h"
+#include "sepconv/optim/optimizer.h"
 
 namespace sepconv {
 
