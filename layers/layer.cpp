@@ -26,7 +26,72 @@ Variable<T> Layer<T>::operator()(const Variable<T>& x, bool training) {
     build(x.shape());
     built_ = true;
   }
-  Variable<T> y = call(x, training);
+  return finish_call(call(x, training));
+}
+
+template <typename T>
+Variable<T> Layer<T>::operator()(const std::vector<Variable<T>>& inputs, bool training) {
+  NameScope scope(name_);
+  if (!built_) {
+    std::vector<Shape> shapes;
+    for (const Variable<T>& x : inputs) shapes.push_back(x.shape());
+    build_list(shapes);
+    built_ = true;
+  }
+  return finish_call(call_list(inputs, training));
+}
+
+template <typename T>
+Variable<T> Layer<T>::call_list(const std::vector<Variable<T>>& inputs, bool training) {
+  if (inputs.size() != 1)
+    throw ValueError(fmt::format("Layer '{}' ({}) takes exactly one input, received {} inputs", name_, class_name(),
+                                 inputs.size()));
+  return call(inputs[0], training);
+}
+
+template <typename T>
+void Layer<T>::build_list(const std::vector<Shape>& input_shapes) {
+  if (input_shapes.size() != 1)
+    throw ValueError(fmt::format("Layer '{}' ({}) takes exactly one input, received {} inputs", name_, class_name(),
+                                 input_shapes.size()));
+  build(input_shapes[0]);
+}
+
+template <typename T>
+KerasTensor<T> Layer<T>::operator()(const KerasTensor<T>& x) {
+  return call_symbolic({x}, false);
+}
+
+template <typename T>
+KerasTensor<T> Layer<T>::operator()(const std::vector<KerasTensor<T>>& inputs) {
+  return call_symbolic(inputs, true);
+}
+
+template <typename T>
+KerasTensor<T> Layer<T>::call_symbolic(const std::vector<KerasTensor<T>>& inputs, bool as_list) {
+  std::shared_ptr<Layer<T>> self = this->weak_from_this().lock();
+  if (!self)
+    throw ValueError(fmt::format("Layer '{}' ({}) was called on a KerasTensor but is not owned by a std::shared_ptr: "
+                                 "create layers of a functional model with std::make_shared",
+                                 name_, class_name()));
+  if (inputs.empty()) throw ValueError(fmt::format("Layer '{}' ({}) was called on an empty list of inputs", name_, class_name()));
+  auto node = std::make_shared<Node<T>>();
+  node->layer = self;
+  node->inputs = inputs;
+  node->inputs_as_list = as_list;
+  std::vector<Variable<T>> probes;
+  for (const KerasTensor<T>& x : inputs) {
+    if (!x.node()) throw ValueError(fmt::format("Layer '{}' ({}) was called on an empty KerasTensor", name_, class_name()));
+    probes.emplace_back(x.probe());
+  }
+  NoGradGuard no_grad;
+  Variable<T> y = as_list ? (*this)(probes, false) : (*this)(probes[0], false);
+  node->output_probes.push_back(y.value());
+  return KerasTensor<T>(std::move(node), 0);
+}
+
+template <typename T>
+Variable<T> Layer<T>::finish_call(Variable<T> y) {
   // Covers inference too, where ops are not recorded and the tape checks nothing.
   check_finite(y.value(), class_name().c_str(), "output");
   activity_losses_.clear();

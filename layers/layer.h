@@ -9,7 +9,14 @@
 // A subclass implements build() (creating its weights with add_weight and
 // ending with Layer::build or setting built_), call(), compute_output_shape(),
 // class_name(), and get_config() (extending Layer::get_config's
-// {"name", "trainable", "dtype"}).
+// {"name", "trainable", "dtype"}). A layer of several inputs (Add,
+// Concatenate, ...) implements call_list() and build_list() instead.
+//
+// Called on KerasTensors (the functional API, layers/keras_tensor.h) a layer
+// records a Node: its call with those inputs, run at once on the inputs'
+// probes (a batch of one zero sample) so that the layer is built and the
+// output shape known, and bad inputs (mismatched merge shapes) fail where the
+// user wrote the call. A layer called that way must be owned by a shared_ptr.
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +25,7 @@
 
 #include "sepconv/autograd/parameter.h"
 #include "sepconv/autograd/variable.h"
+#include "sepconv/layers/keras_tensor.h"
 #include "sepconv/layers/constraints.h"
 #include "sepconv/layers/initializers.h"
 #include "sepconv/layers/regularizers.h"
@@ -36,7 +44,7 @@ struct Weight : Parameter<T> {
 };
 
 template <typename T>
-class Layer {
+class Layer : public std::enable_shared_from_this<Layer<T>> {
  public:
   explicit Layer(std::string name) : name_(std::move(name)) {}
   virtual ~Layer() = default;
@@ -48,9 +56,21 @@ class Layer {
   // activity_regularizer(output) / batch_size (0 for an empty batch, as Keras's
   // divide_no_nan). A previous call's activity penalty is replaced.
   Variable<T> operator()(const Variable<T>& x, bool training = false);
+  // The same for a layer of several inputs (or one, as a list of one).
+  Variable<T> operator()(const std::vector<Variable<T>>& inputs, bool training = false);
+  // Functional API: records the call and returns its symbolic output.
+  KerasTensor<T> operator()(const KerasTensor<T>& x);
+  KerasTensor<T> operator()(const std::vector<KerasTensor<T>>& inputs);
+
   virtual Variable<T> call(const Variable<T>& x, bool training) = 0;
   virtual void build(const Shape& input_shape) { built_ = true; }
   virtual Shape compute_output_shape(const Shape& input_shape) const = 0;
+  // Several inputs: the default takes exactly one (ValueError otherwise).
+  virtual Variable<T> call_list(const std::vector<Variable<T>>& inputs, bool training);
+  virtual void build_list(const std::vector<Shape>& input_shapes);
+  // Whether the layer takes its inputs as a list (merge layers): its Keras
+  // config then passes them as one list argument.
+  virtual bool takes_list() const { return false; }
   virtual nlohmann::json get_config() const;
   virtual std::string class_name() const = 0;
 
@@ -102,6 +122,8 @@ class Layer {
   bool built_ = false;
 
  private:
+  Variable<T> finish_call(Variable<T> y);
+  KerasTensor<T> call_symbolic(const std::vector<KerasTensor<T>>& inputs, bool as_list);
   std::string name_;
   bool trainable_ = true;
   std::vector<Weight<T>> weights_;
