@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "sepconv/core/random.h"
 #include "sepconv/autograd/nn_ops.h"
 #include "sepconv/autograd/ops.h"
 #include "sepconv/layers/layer_checks.h"
@@ -107,14 +108,6 @@ Shape RandomFlip<T>::compute_output_shape(const Shape& s) const {
   return s;
 }
 
-namespace {
-uint64_t mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-}  // namespace
 
 template <typename T>
 Variable<T> RandomFlip<T>::call(const Variable<T>& x, bool training) {
@@ -124,10 +117,10 @@ Variable<T> RandomFlip<T>::call(const Variable<T>& x, bool training) {
   const Variable<T> in = cf ? nchw_to_nhwc(x) : x;
   const int64_t n = in.shape()[0];
   // One draw per image: bit 0 flips the width axis, bit 1 the height axis.
-  const uint64_t key = mix64(seed_ ^ mix64(state_++ + 0x2545f4914f6cdd1dULL));
+  const uint64_t key = splitmix64(seed_ ^ splitmix64(state_++ + 0x2545f4914f6cdd1dULL));
   std::vector<uint8_t> flip_w(static_cast<size_t>(n)), flip_h(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
-    const uint64_t r = mix64(key + static_cast<uint64_t>(i));
+    const uint64_t r = splitmix64(key + static_cast<uint64_t>(i));
     flip_w[i] = horizontal_ && (r & 1);
     flip_h[i] = vertical_ && (r & 2);
   }

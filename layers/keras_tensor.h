@@ -28,6 +28,7 @@ struct Node {
   std::shared_ptr<Layer<T>> layer;
   std::vector<KerasTensor<T>> inputs;
   bool inputs_as_list = false;  // the layer was given a list (merge layers)
+  int64_t call_index = 0;       // the layer's symbolic calls before this one
   // The outputs on a batch of one zero sample: the layer ran on them at the
   // call, which built it and fixed the output shapes.
   std::vector<Tensor<T>> output_probes;

@@ -79,6 +79,7 @@ KerasTensor<T> Layer<T>::call_symbolic(const std::vector<KerasTensor<T>>& inputs
   node->layer = self;
   node->inputs = inputs;
   node->inputs_as_list = as_list;
+  node->call_index = symbolic_calls_++;
   std::vector<Variable<T>> probes;
   for (const KerasTensor<T>& x : inputs) {
     if (!x.node()) throw ValueError(fmt::format("Layer '{}' ({}) was called on an empty KerasTensor", name_, class_name()));
@@ -183,6 +184,19 @@ Variable<T> Layer<T>::regularization_loss() const {
     for (const Weight<T>& w : weights_)
       if (w.trainable && w.regularizer) accumulate((*w.regularizer)(w.variable));
   for (const Variable<T>& a : activity_losses_) accumulate(a);
+  return total ? *total : Variable<T>(Tensor<T>::scalar(T(0)));
+}
+
+template <typename T>
+Variable<T> Layer<T>::weight_regularization_loss() const {
+  std::optional<Variable<T>> total;
+  if (trainable_)
+    for (const Weight<T>& w : weights_)
+      if (w.trainable && w.regularizer) {
+        Variable<T> term = (*w.regularizer)(w.variable);
+        if (term.value().rank() != 0) term = reshape(term, Shape{});
+        total = total ? add(*total, term) : term;
+      }
   return total ? *total : Variable<T>(Tensor<T>::scalar(T(0)));
 }
 

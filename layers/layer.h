@@ -101,6 +101,9 @@ class Layer : public std::enable_shared_from_this<Layer<T>> {
   // of function arguments unspecified, so `add(loss(layer(x)), layer.regularization_loss())`
   // may read the previous call's activity penalty.
   Variable<T> regularization_loss() const;
+  // The weight penalties alone (a functional model adds the activity
+  // penalties of each of a shared layer's calls itself).
+  Variable<T> weight_regularization_loss() const;
   // The activity penalties of the last call (already divided by the batch size).
   const std::vector<Variable<T>>& activity_losses() const { return activity_losses_; }
   // Projects each trainable weight through its constraint, in place and
@@ -129,6 +132,7 @@ class Layer : public std::enable_shared_from_this<Layer<T>> {
   std::vector<Weight<T>> weights_;
   std::shared_ptr<Regularizer> activity_regularizer_;
   std::vector<Variable<T>> activity_losses_;  // from the last call
+  int64_t symbolic_calls_ = 0;
 };
 
 // Unique default names per class, as Keras does: "separable_conv2d",

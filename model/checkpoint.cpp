@@ -15,7 +15,7 @@ constexpr const char* kIteration = "optimizer/iteration";
 
 // The layers with a seed generator (Dropout, RandomFlip), by their state's name.
 template <typename T>
-std::vector<std::pair<std::string, SeedGeneratorLayer*>> seeded_layers(Sequential<T>& model) {
+std::vector<std::pair<std::string, SeedGeneratorLayer*>> seeded_layers(ModelBase<T>& model) {
   std::vector<std::pair<std::string, SeedGeneratorLayer*>> out;
   for (const auto& l : model.layers())
     if (auto* d = dynamic_cast<SeedGeneratorLayer*>(l.get())) out.emplace_back(l->name() + "/seed_generator_state", d);
@@ -42,7 +42,7 @@ std::array<uint64_t, 2> seed_state_from(const SafeTensor& st, const std::string&
 }
 
 template <typename T>
-void require_built(const Sequential<T>& model, const char* what) {
+void require_built(const ModelBase<T>& model, const char* what) {
   if (!model.built())
     throw ValueError(fmt::format("{}: model '{}' is not built; build it (or call it on data) first", what,
                                  model.name()));
@@ -50,7 +50,7 @@ void require_built(const Sequential<T>& model, const char* what) {
 }  // namespace
 
 template <typename T>
-void save_checkpoint(const std::string& path, Sequential<T>& model, std::type_identity_t<Optimizer<T>>* optimizer,
+void save_checkpoint(const std::string& path, ModelBase<T>& model, std::type_identity_t<Optimizer<T>>* optimizer,
                      const SafeTensorMetadata& extra) {
   require_built(model, "save_checkpoint");
   SafeTensorMap tensors;
@@ -65,7 +65,7 @@ void save_checkpoint(const std::string& path, Sequential<T>& model, std::type_id
 }
 
 template <typename T>
-SafeTensorMetadata load_checkpoint(const std::string& path, Sequential<T>& model,
+SafeTensorMetadata load_checkpoint(const std::string& path, ModelBase<T>& model,
                                    std::type_identity_t<Optimizer<T>>* optimizer) {
   require_built(model, "load_checkpoint");
   SafeTensorsFile file = load_safetensors(path);
@@ -127,9 +127,9 @@ SafeTensorMetadata load_checkpoint(const std::string& path, Sequential<T>& model
   return file.metadata;
 }
 
-template void save_checkpoint(const std::string&, Sequential<float>&, Optimizer<float>*, const SafeTensorMetadata&);
-template void save_checkpoint(const std::string&, Sequential<double>&, Optimizer<double>*, const SafeTensorMetadata&);
-template SafeTensorMetadata load_checkpoint(const std::string&, Sequential<float>&, Optimizer<float>*);
-template SafeTensorMetadata load_checkpoint(const std::string&, Sequential<double>&, Optimizer<double>*);
+template void save_checkpoint(const std::string&, ModelBase<float>&, Optimizer<float>*, const SafeTensorMetadata&);
+template void save_checkpoint(const std::string&, ModelBase<double>&, Optimizer<double>*, const SafeTensorMetadata&);
+template SafeTensorMetadata load_checkpoint(const std::string&, ModelBase<float>&, Optimizer<float>*);
+template SafeTensorMetadata load_checkpoint(const std::string&, ModelBase<double>&, Optimizer<double>*);
 
 }  // namespace sepconv

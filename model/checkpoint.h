@@ -1,5 +1,5 @@
 #pragma once
-// Training checkpoints: a Sequential model's weights, its optimizer's state
+// Training checkpoints: a model's weights, its optimizer's state
 // and the caller's extra state, in one safetensors file (io/safetensors.h:
 // written atomically; the same contents always give the same bytes).
 //
@@ -20,7 +20,7 @@
 #include <type_traits>
 
 #include "sepconv/io/safetensors.h"
-#include "sepconv/model/sequential.h"
+#include "sepconv/model/model_base.h"
 #include "sepconv/optim/optimizer.h"
 
 namespace sepconv {
@@ -28,7 +28,7 @@ namespace sepconv {
 // `optimizer` may be null (weights only; nullptr works: it is not deduced). Throws IOError when the file cannot
 // be written (the previous file, if any, is then intact).
 template <typename T>
-void save_checkpoint(const std::string& path, Sequential<T>& model, std::type_identity_t<Optimizer<T>>* optimizer,
+void save_checkpoint(const std::string& path, ModelBase<T>& model, std::type_identity_t<Optimizer<T>>* optimizer,
                      const SafeTensorMetadata& extra = {});
 
 // Restores the model's weights and seed-generator states and, when `optimizer` is
@@ -37,7 +37,7 @@ void save_checkpoint(const std::string& path, Sequential<T>& model, std::type_id
 // (it defines the names and shapes expected). Throws IOError for an unreadable
 // or corrupt file, ValueError for a missing, unexpected or misshapen tensor.
 template <typename T>
-SafeTensorMetadata load_checkpoint(const std::string& path, Sequential<T>& model,
+SafeTensorMetadata load_checkpoint(const std::string& path, ModelBase<T>& model,
                                    std::type_identity_t<Optimizer<T>>* optimizer);
 
 }  // namespace sepconv

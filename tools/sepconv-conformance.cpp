@@ -31,7 +31,10 @@ nlohmann::json run_case(const nlohmann::json& c) {
   if (kind == "error") return run_error_case<T>(c);
   if (kind == "optimizer") return run_optimizer_case<T>(c);
   if (kind == "train") return run_train_case<T>(c);
-  throw sepconv::ValueError("Unknown case kind '" + kind + "' (expected layer, error, optimizer or train)");
+  if (kind == "model") return run_model_case<T>(c);
+  if (kind == "model_train") return run_model_train_case<T>(c);
+  throw sepconv::ValueError("Unknown case kind '" + kind +
+                            "' (expected layer, error, optimizer, train, model or model_train)");
 }
 
 }  // namespace

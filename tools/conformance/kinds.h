@@ -17,4 +17,9 @@ nlohmann::json run_optimizer_case(const nlohmann::json& c);  // tools/conformanc
 template <typename T>
 nlohmann::json run_train_case(const nlohmann::json& c);      // tools/conformance/train.cpp
 
+template <typename T>
+nlohmann::json run_model_case(const nlohmann::json& c);        // tools/conformance/model.cpp
+template <typename T>
+nlohmann::json run_model_train_case(const nlohmann::json& c);  // tools/conformance/model.cpp
+
 }  // namespace sepconv::conformance

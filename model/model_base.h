@@ -1,0 +1,102 @@
+#pragma once
+// ModelBase<T>: what every model is (Keras's Model): a list of layers, their
+// weights and regularization losses, compile, fit, evaluate and predict.
+// Sequential (model/sequential.h) and the functional Model
+// (model/functional.h) say how the layers are connected.
+//
+// The training objective is the loss plus the regularization losses (weight
+// penalties and activity penalties); the optimizer applies the weights'
+// constraints after each step.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sepconv/autograd/losses.h"
+#include "sepconv/layers/layer.h"
+#include "sepconv/model/training.h"
+#include "sepconv/optim/optimizer.h"
+
+namespace sepconv {
+
+template <typename T>
+class ModelBase {
+ public:
+  explicit ModelBase(std::string name) : name_(std::move(name)) {}
+  virtual ~ModelBase() = default;
+  ModelBase(const ModelBase&) = delete;
+  ModelBase& operator=(const ModelBase&) = delete;
+
+  const std::string& name() const { return name_; }
+  // Keras's class name: "Sequential", "Functional".
+  virtual std::string class_name() const = 0;
+  const std::vector<std::shared_ptr<Layer<T>>>& layers() const { return layers_; }
+  Layer<T>& layer(const std::string& name);  // ValueError if absent
+
+  // Builds the layers for inputs of this shape (without the batch axis).
+  virtual void build(const Shape& input_shape) = 0;
+  virtual bool built() const = 0;
+  // With -1 for the batch axis; ValueError before build.
+  virtual Shape output_shape() const = 0;
+  // Runs the model on one input (recorded on the tape when gradients are on).
+  virtual Variable<T> operator()(const Variable<T>& x, bool training = false) = 0;
+
+  // Every weight with its Keras path "<layer name>/<weight name>", in layer
+  // then creation order (trainable and non-trainable).
+  std::vector<std::pair<std::string, Weight<T>*>> weights();
+  std::vector<Weight<T>*> trainable_weights();
+  int64_t count_params() const;
+  int64_t count_trainable_params() const;
+
+  // Sum of the regularization losses of the last forward pass (taped; 0 when
+  // none): each layer's weight penalties once, and the activity penalties.
+  virtual Variable<T> regularization_loss() const;
+
+  // Keras's summary(): the layer table with output shapes and parameter counts.
+  virtual std::string summary() const = 0;
+
+  // The optimizer, the loss (a Keras loss identifier, e.g.
+  // "sparse_categorical_crossentropy" or {"class_name":
+  // "SparseCategoricalCrossentropy", "config": {"from_logits": true}}, or a
+  // function) and the metrics: "accuracy" (alias "acc"), resolved as Keras
+  // does from the targets' and predictions' shapes (sparse, categorical or
+  // binary accuracy), or none.
+  void compile(std::shared_ptr<Optimizer<T>> optimizer, const nlohmann::json& loss,
+               const std::vector<std::string>& metrics = {"accuracy"});
+  void compile(std::shared_ptr<Optimizer<T>> optimizer, LossFunction<T> loss,
+               const std::vector<std::string>& metrics = {"accuracy"});
+  bool compiled() const { return static_cast<bool>(loss_); }
+  Optimizer<T>& optimizer();  // ValueError before compile
+  const std::shared_ptr<Optimizer<T>>& optimizer_ptr() const { return optimizer_; }
+
+  // Trains on x (samples on the first axis) and targets y (class ids for the
+  // sparse losses, as values of T). Returns the epochs' logs.
+  History fit(const Tensor<T>& x, const Tensor<T>& y, const FitOptions<T>& options = {});
+  // One optimizer step on a batch; returns the objective and fills the batch
+  // accuracy when it is a metric.
+  double train_step(const Tensor<T>& x, const Tensor<T>& y, std::optional<double>* accuracy = nullptr);
+  // Loss and metrics in inference mode, batch by batch (no tape).
+  Evaluation evaluate(const Tensor<T>& x, const Tensor<T>& y, int64_t batch_size = 32);
+  // The outputs in inference mode, batch by batch (no tape).
+  Tensor<T> predict(const Tensor<T>& x, int64_t batch_size = 32);
+
+  // Set by an epoch hook to end fit() after the current epoch.
+  bool stop_training = false;
+
+ protected:
+  std::string name_;
+  std::vector<std::shared_ptr<Layer<T>>> layers_;
+
+ private:
+  void check_compiled(const char* what) const;
+  // Accuracy of a batch's predictions per the compiled metric (or nullopt).
+  std::optional<double> batch_accuracy(const Tensor<T>& y, const Tensor<T>& y_pred) const;
+
+  std::shared_ptr<Optimizer<T>> optimizer_;
+  LossFunction<T> loss_;
+  bool accuracy_metric_ = false;
+};
+
+}  // namespace sepconv
