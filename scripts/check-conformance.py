@@ -9,7 +9,7 @@ tolerances of tests/data/oracle/FORMAT.md:
   float64, every kind ........ 1e-9 relative to the largest |value| of each
                                expected tensor or list (FORMAT: ~1e-10 holds)
   float32, layer / optimizer . 1e-5 relative
-  float32, train ............. 1e-4 relative (multi-step training)
+  float32, train, model_train  1e-4 relative (multi-step training)
   kerasjs_* (either dtype) ... 1e-5 relative + 5e-6 absolute (Keras printed
                                6 decimals)
   error cases ................ the output must be {"error": message}, and the
@@ -19,7 +19,7 @@ tolerances of tests/data/oracle/FORMAT.md:
 
 Usage:
   scripts/check-conformance.py [--runner PATH | --build-dir DIR] [--dtype float64,float32]
-                               [--kinds layer,error,optimizer,train] [-j N] [-v] [CASE.json|DIR ...]
+                               [--kinds layer,error,optimizer,train,model,model_train] [-j N] [-v] [CASE.json|DIR ...]
 
 Exit status: 0 when every run passes, 1 when any fails, 2 when the runner or
 the cases cannot be found.
@@ -37,7 +37,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORACLE = os.path.join(ROOT, "tests", "data", "oracle")
 DTYPES = ("float64", "float32")
-KINDS = ("layer", "error", "optimizer", "train")
+KINDS = ("layer", "error", "optimizer", "train", "model", "model_train")
 
 STOP_WORDS = {
     "a", "an", "the", "be", "is", "are", "was", "were", "with", "and", "or", "of", "to", "in", "on",
@@ -53,7 +53,7 @@ def tolerance(case, dtype):
         return 1e-5, 5e-6
     if dtype == "float64":
         return 1e-9, 0.0
-    if case.get("kind") == "train":
+    if case.get("kind") in ("train", "model_train"):
         return 1e-4, 0.0
     return 1e-5, 0.0
 
@@ -127,6 +127,19 @@ def compare_value(name, expected, got, rel, abs_tol, report):
             report.append(f"{name}: shape {got['shape']}, expected {expected['shape']}")
             return math.inf
         return compare_numbers(name, expected["data"], got["data"], rel, abs_tol, report)
+    if isinstance(expected, dict):
+        # {layer: {weight: tensor}} and the like: every expected key, recursively.
+        if not isinstance(got, dict):
+            report.append(f"{name}: expected an object, received {str(got)[:80]}")
+            return math.inf
+        worst = 0.0
+        for k, e in expected.items():
+            if k not in got:
+                report.append(f"{name}/{k}: missing")
+                worst = math.inf
+                continue
+            worst = max(worst, compare_value(f"{name}/{k}", e, got[k], rel, abs_tol, report))
+        return worst
     if isinstance(expected, list) and expected and all(is_tensor(e) for e in expected):
         if not isinstance(got, list) or len(got) != len(expected):
             report.append(f"{name}: expected a list of {len(expected)} tensors, received "
