@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "sepconv/core/error.h"
+#include "sepconv/core/json_limits.h"
 
 namespace sepconv {
 
@@ -20,7 +21,7 @@ ConfigReader::ConfigReader(const nlohmann::json& config, std::string class_name)
     : config_(config), class_name_(std::move(class_name)) {
   if (!config_.is_object())
     throw ValueError(fmt::format("The config of a {} layer must be a JSON object. Received: {}", class_name_,
-                                 config_.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+                                 json_excerpt(config_)));
 }
 
 void ConfigReader::fail(const std::string& key, const std::string& expected) const {
@@ -30,7 +31,7 @@ void ConfigReader::fail(const std::string& key, const std::string& expected) con
                                 : std::string();
   throw ValueError(fmt::format("Invalid value for argument `{}` of {} layer{}: expected {}. Received: {}={}", key,
                                class_name_, layer, expected, key,
-                               v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+                               json_excerpt(v)));
 }
 
 bool ConfigReader::has(const std::string& key) {
@@ -160,7 +161,7 @@ void ConfigReader::finish() const {
   for (auto it = config_.begin(); it != config_.end(); ++it)
     if (!read_.count(it.key()))
       throw ValueError(fmt::format("Unrecognized keyword argument passed to {}: '{}' (value {})", class_name_, it.key(),
-                                   it.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+                                   json_excerpt(it.value())));
 }
 
 }  // namespace sepconv

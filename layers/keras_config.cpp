@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sepconv/core/error.h"
+#include "sepconv/core/json_limits.h"
 
 namespace sepconv {
 
@@ -54,12 +55,7 @@ std::string image_data_format() {
   if (!in) return "channels_last";  // no config file: Keras's default
   std::stringstream ss;
   ss << in.rdbuf();
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(ss.str());
-  } catch (const nlohmann::json::exception& e) {
-    throw ValueError(fmt::format("Keras config file '{}' is not valid JSON: {}", path, e.what()));
-  }
+  const nlohmann::json config = parse_json_bounded(ss.str(), fmt::format("Keras config file '{}'", path));
   if (!config.is_object())
     throw ValueError(fmt::format("Keras config file '{}' must hold a JSON object, received: {}", path,
                                  config.dump()));

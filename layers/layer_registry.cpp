@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "sepconv/core/json_limits.h"
 #include "sepconv/layers/config_reader.h"
 #include "sepconv/layers/core_layers.h"
 #include "sepconv/layers/dense.h"
@@ -212,7 +213,8 @@ template <typename T>
 std::shared_ptr<Layer<T>> layer_from_config(const json& spec) {
   if (!spec.is_object() || !spec.contains("class_name") || !spec.at("class_name").is_string())
     throw ValueError(fmt::format("A serialized layer must be an object with a string \"class_name\". Received: {}",
-                                 spec.dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 200)));
+                                 json_excerpt(spec)));
+  if (json_deeper_than(spec)) throw ValueError("A serialized layer nests arrays or objects too deeply");
   const std::string class_name = spec.at("class_name").get<std::string>();
   const json& config = spec.contains("config") ? spec.at("config") : json::object();
   LayerFactory<T> factory;

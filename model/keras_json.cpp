@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "sepconv/core/json_limits.h"
 #include "sepconv/layers/layer_registry.h"
 
 namespace sepconv {
@@ -12,7 +13,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string repr(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 300); }
+std::string repr(const json& j) { return json_excerpt(j); }
 
 json shape_json(const Shape& s) {
   json out = json::array();
@@ -342,6 +343,7 @@ std::string model_to_json(const ModelBase<T>& model, int indent) {
 
 template <typename T>
 std::unique_ptr<ModelBase<T>> model_from_config(const json& config) {
+  if (json_deeper_than(config)) throw ValueError("The model config nests arrays or objects too deeply");
   try {
     if (!config.is_object() || !config.contains("class_name") || !config.at("class_name").is_string())
       throw ValueError(fmt::format("A serialized model must be an object with a string \"class_name\". Received: {}",
@@ -359,13 +361,7 @@ std::unique_ptr<ModelBase<T>> model_from_config(const json& config) {
 
 template <typename T>
 std::unique_ptr<ModelBase<T>> model_from_json(const std::string& text) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    throw ValueError(fmt::format("model_from_json: the text is not valid JSON: {}", e.what()));
-  }
-  return model_from_config<T>(j);
+  return model_from_config<T>(parse_json_bounded(text, "model_from_json: the text"));
 }
 
 #define SEPCONV_INSTANTIATE(T)                                                          \

@@ -240,6 +240,17 @@ BOOST_AUTO_TEST_CASE(bad_model_json_is_a_clear_error) {
   expect_error(json::array(), "class_name");
 }
 
+// nlohmann's dump and destructor recurse: a deep value must be refused, not dumped.
+BOOST_AUTO_TEST_CASE(deeply_nested_json_is_refused) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  try {
+    model_from_json<float>(R"({"class_name": "Functional", "config": {"name": "m", "layers": )" + deep + "}}");
+    BOOST_FAIL("expected a ValueError");
+  } catch (const ValueError& e) {
+    BOOST_TEST(message_has(e, "deeper than"));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(fit_trains_a_functional_model) {
   auto x = Input<float>({2});
   auto h = (*std::make_shared<Dense<float>>(DenseOptions(8).activation("tanh")))(x);

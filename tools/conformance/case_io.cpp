@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "sepconv/core/error.h"
+#include "sepconv/core/json_limits.h"
 
 namespace sepconv::conformance {
 
@@ -19,9 +20,9 @@ json read_case_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   try {
-    return json::parse(ss.str());
-  } catch (const json::exception& e) {
-    throw IOError(fmt::format("Case file '{}' is not valid JSON: {}", path, e.what()));
+    return parse_json_bounded(ss.str(), fmt::format("Case file '{}'", path));
+  } catch (const ValueError& e) {
+    throw IOError(e.what());
   }
 }
 
