@@ -1,6 +1,12 @@
 #define BOOST_TEST_MODULE oracle_layer
 #include <boost/test/unit_test.hpp>
 
+#include <cstring>
+
+#include <sstream>
+
+#include <fstream>
+
 #include <array>
 #include <cctype>
 #include <cstdio>
@@ -210,6 +216,24 @@ BOOST_AUTO_TEST_CASE(conformance_executable_matches_cases) {
   // The default dtype is float64, and a missing file is reported, not crashed on.
   const json missing = json::parse(run_tool(dir + "no_such_case.json"));
   BOOST_TEST(missing.at("error").get<std::string>().find("no_such_case.json") != std::string::npos);
+}
+
+// A value nested 100,000 deep once overflowed the stack in an error message
+// (nlohmann's dump recurses): the case is refused when it is read.
+BOOST_AUTO_TEST_CASE(conformance_executable_refuses_deeply_nested_cases) {
+  std::ifstream in(test::oracle_dir() + "/basic_valid.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  const size_t at = text.find("\"activation\":null");
+  BOOST_TEST_REQUIRE(at != std::string::npos);
+  text.replace(at, std::strlen("\"activation\":null"),
+               "\"activation\":" + std::string(100000, '[') + std::string(100000, ']'));
+  const std::string path = (std::filesystem::temp_directory_path() / "sepconv_deep_case.json").string();
+  std::ofstream(path) << text;
+  const json got = json::parse(run_tool(path));
+  std::filesystem::remove(path);
+  BOOST_TEST(got.at("error").get<std::string>().find("deeper than 128 levels") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(conformance_executable_rejects_bad_command_lines) {
