@@ -61,22 +61,35 @@ GraphMap<T> map_graph(const std::vector<KerasTensor<T>>& outputs) {
     }
   }
   // Depths: an output's node is 0, an inbound node is deeper than every consumer;
-  // a layer's depth is the largest of its nodes'.
+  // a layer's depth is the largest of its nodes'. Within a depth the nodes run
+  // in the order Keras first records their depth (its nodes_depths dict), so a
+  // layer shared across branches updates its state in Keras's order.
   std::map<const Node<T>*, int64_t> node_depth;
+  std::vector<std::shared_ptr<Node<T>>> recorded;  // first-insertion order of node_depth
   std::map<const Layer<T>*, int64_t> layer_depth;
+  std::map<const Node<T>*, std::shared_ptr<Node<T>>> by_pointer;
+  for (const auto& n : decreasing) by_pointer[n.get()] = n;
+  auto record = [&](const Node<T>* n) -> int64_t& {
+    auto it = node_depth.find(n);
+    if (it == node_depth.end()) {
+      recorded.push_back(by_pointer.at(n));
+      it = node_depth.emplace(n, 0).first;
+    }
+    return it->second;
+  };
   for (auto it = decreasing.rbegin(); it != decreasing.rend(); ++it) {
     const Node<T>* n = it->get();
-    int64_t depth = node_depth[n];
-    depth = std::max(depth, layer_depth[n->layer.get()]);
+    int64_t& nd = record(n);
+    const int64_t depth = std::max(nd, layer_depth[n->layer.get()]);
     layer_depth[n->layer.get()] = depth;
-    node_depth[n] = depth;
+    nd = depth;
     for (const KerasTensor<T>& x : n->inputs) {
-      int64_t& d = node_depth[x.node().get()];
+      int64_t& d = record(x.node().get());
       d = std::max(d, depth + 1);
     }
   }
   GraphMap<T> g;
-  g.nodes = decreasing;
+  g.nodes = recorded;
   std::stable_sort(g.nodes.begin(), g.nodes.end(), [&](const auto& a, const auto& b) {
     return node_depth[a.get()] > node_depth[b.get()];
   });

@@ -1,15 +1,12 @@
 #define BOOST_TEST_MODULE oracle_layer
 #include <boost/test/unit_test.hpp>
 
-#include <cstring>
-
-#include <sstream>
-
-#include <fstream>
-
 #include <array>
 #include <cctype>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <filesystem>
 #include <memory>
 #include <optional>
