@@ -8,6 +8,7 @@
 #include "sepconv/autograd/nn_ops.h"
 #include "sepconv/autograd/ops.h"
 #include "sepconv/layers/layer_checks.h"
+#include "sepconv/layers/config_reader.h"
 
 namespace sepconv {
 
@@ -150,6 +151,72 @@ nlohmann::json ActivationLayer<T>::get_config() const {
   nlohmann::json c = Layer<T>::get_config();
   c["activation"] = activation_;
   return c;
+}
+
+template <typename T>
+std::shared_ptr<Flatten<T>> Flatten<T>::from_config(const nlohmann::json& config) {
+  ConfigReader r(config, "Flatten");
+  FlattenOptions o;
+  o.name(r.name());
+  const bool trainable = r.trainable();
+  r.dtype();
+  if (auto f = r.optional_string("data_format")) o.data_format(*f);
+  r.finish();
+  auto layer = std::make_shared<Flatten<T>>(o);
+  layer->set_trainable(trainable);
+  return layer;
+}
+
+template <typename T>
+std::shared_ptr<Dropout<T>> Dropout<T>::from_config(const nlohmann::json& config) {
+  ConfigReader r(config, "Dropout");
+  const std::string name = r.name();
+  const bool trainable = r.trainable();
+  r.dtype();
+  if (!r.has("rate")) r.fail("rate", "a number in [0, 1] (the argument is required)");
+  DropoutOptions o(r.number("rate", 0));
+  o.name(name);
+  if (auto s = r.optional_integer("seed")) {
+    if (*s < 0) r.fail("seed", "a non-negative integer");
+    o.seed(static_cast<uint64_t>(*s));
+  }
+  if (r.has("noise_shape")) r.fail("noise_shape", "null (a noise shape is not supported)");
+  r.finish();
+  auto layer = std::make_shared<Dropout<T>>(o);
+  layer->set_trainable(trainable);
+  return layer;
+}
+
+template <typename T>
+std::shared_ptr<RandomFlip<T>> RandomFlip<T>::from_config(const nlohmann::json& config) {
+  ConfigReader r(config, "RandomFlip");
+  const std::string name = r.name();
+  const bool trainable = r.trainable();
+  r.dtype();
+  RandomFlipOptions o(r.string("mode", "horizontal_and_vertical"));
+  o.name(name);
+  if (auto s = r.optional_integer("seed")) {
+    if (*s < 0) r.fail("seed", "a non-negative integer");
+    o.seed(static_cast<uint64_t>(*s));
+  }
+  if (auto f = r.optional_string("data_format")) o.data_format(*f);
+  r.finish();
+  auto layer = std::make_shared<RandomFlip<T>>(o);
+  layer->set_trainable(trainable);
+  return layer;
+}
+
+template <typename T>
+std::shared_ptr<ActivationLayer<T>> ActivationLayer<T>::from_config(const nlohmann::json& config) {
+  ConfigReader r(config, "Activation");
+  const std::string name = r.name();
+  const bool trainable = r.trainable();
+  r.dtype();
+  if (!r.has("activation")) r.fail("activation", "an activation identifier (the argument is required)");
+  r.finish();
+  auto layer = std::make_shared<ActivationLayer<T>>(r.raw("activation"), name);
+  layer->set_trainable(trainable);
+  return layer;
 }
 
 template class Flatten<float>;

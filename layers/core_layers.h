@@ -28,6 +28,8 @@ template <typename T>
 class Flatten : public Layer<T> {
  public:
   explicit Flatten(const FlattenOptions& options = {});
+  // From a Keras layer config (ValueError naming the key for anything wrong).
+  static std::shared_ptr<Flatten> from_config(const nlohmann::json& config);
   Variable<T> call(const Variable<T>& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
   nlohmann::json get_config() const override;
@@ -71,6 +73,8 @@ template <typename T>
 class Dropout : public Layer<T>, public SeedGeneratorLayer {
  public:
   explicit Dropout(const DropoutOptions& options);
+  // From a Keras layer config (ValueError naming the key for anything wrong).
+  static std::shared_ptr<Dropout> from_config(const nlohmann::json& config);
   Variable<T> call(const Variable<T>& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }
   nlohmann::json get_config() const override;
@@ -111,6 +115,8 @@ template <typename T>
 class RandomFlip : public Layer<T>, public SeedGeneratorLayer {
  public:
   explicit RandomFlip(const RandomFlipOptions& options = {});
+  // From a Keras layer config (ValueError naming the key for anything wrong).
+  static std::shared_ptr<RandomFlip> from_config(const nlohmann::json& config);
   Variable<T> call(const Variable<T>& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
   nlohmann::json get_config() const override;
@@ -136,6 +142,8 @@ template <typename T>
 class ActivationLayer : public Layer<T> {
  public:
   explicit ActivationLayer(const nlohmann::json& activation, std::string name = {});
+  // From a Keras layer config (ValueError naming the key for anything wrong).
+  static std::shared_ptr<ActivationLayer> from_config(const nlohmann::json& config);
   Variable<T> call(const Variable<T>& x, bool training) override { return fn_(x); }
   Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }
   nlohmann::json get_config() const override;

@@ -4,6 +4,7 @@
 
 #include "sepconv/autograd/nn_ops.h"
 #include "sepconv/layers/layer_checks.h"
+#include "sepconv/layers/config_reader.h"
 
 namespace sepconv {
 
@@ -86,6 +87,33 @@ nlohmann::json Dense<T>::get_config() const {
   c["kernel_constraint"] = serialize_or_null(options_.kernel_constraint_);
   c["bias_constraint"] = serialize_or_null(options_.bias_constraint_);
   return c;
+}
+
+template <typename T>
+std::shared_ptr<Dense<T>> Dense<T>::from_config(const nlohmann::json& config) {
+  ConfigReader r(config, "Dense");
+  const std::string name = r.name();
+  const bool trainable = r.trainable();
+  r.dtype();
+  DenseOptions o(r.required_integer("units"));
+  o.name(name);
+  if (r.has("activation")) o.activation(r.raw("activation"));
+  o.use_bias(r.boolean("use_bias", true));
+  if (r.has("kernel_initializer")) o.kernel_initializer(r.raw("kernel_initializer"));
+  if (r.has("bias_initializer")) o.bias_initializer(r.raw("bias_initializer"));
+  if (r.has("kernel_regularizer")) o.kernel_regularizer(r.raw("kernel_regularizer"));
+  if (r.has("bias_regularizer")) o.bias_regularizer(r.raw("bias_regularizer"));
+  if (r.has("activity_regularizer")) o.activity_regularizer(r.raw("activity_regularizer"));
+  if (r.has("kernel_constraint")) o.kernel_constraint(r.raw("kernel_constraint"));
+  if (r.has("bias_constraint")) o.bias_constraint(r.raw("bias_constraint"));
+  // Keras >= 3.4 writes these; only their "off" values are supported.
+  if (r.integer("lora_rank", 0) != 0) r.fail("lora_rank", "null or 0 (LoRA is not supported)");
+  r.optional_number("lora_alpha");
+  if (r.has("quantization_config")) r.fail("quantization_config", "null (quantization is not supported)");
+  r.finish();
+  auto layer = std::make_shared<Dense<T>>(o);
+  layer->set_trainable(trainable);
+  return layer;
 }
 
 template class Dense<float>;

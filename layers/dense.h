@@ -49,6 +49,8 @@ template <typename T>
 class Dense : public Layer<T> {
  public:
   explicit Dense(const DenseOptions& options);
+  // From a Keras layer config (ValueError naming the key for anything wrong).
+  static std::shared_ptr<Dense> from_config(const nlohmann::json& config);
 
   void build(const Shape& input_shape) override;
   Variable<T> call(const Variable<T>& x, bool training) override;

@@ -4,6 +4,7 @@
 
 #include "sepconv/autograd/ops.h"
 #include "sepconv/layers/layer_checks.h"
+#include "sepconv/layers/config_reader.h"
 
 namespace sepconv {
 
@@ -148,6 +149,34 @@ nlohmann::json DepthwiseConv2D<T>::get_config() const {
   c["depthwise_constraint"] = serialize_or_null(o.depthwise_constraint_);
   c["bias_constraint"] = serialize_or_null(o.bias_constraint_);
   return c;
+}
+
+template <typename T>
+std::shared_ptr<DepthwiseConv2D<T>> DepthwiseConv2D<T>::from_config(const nlohmann::json& config) {
+  ConfigReader r(config, "DepthwiseConv2D");
+  const std::string name = r.name();
+  const bool trainable = r.trainable();
+  r.dtype();
+  DepthwiseConv2DOptions o(r.required_pair("kernel_size"));
+  o.name(name);
+  o.strides(r.pair("strides", {1, 1}));
+  o.padding(r.string("padding", "valid"));
+  o.depth_multiplier(r.integer("depth_multiplier", 1));
+  if (auto f = r.optional_string("data_format")) o.data_format(*f);
+  o.dilation_rate(r.pair("dilation_rate", {1, 1}));
+  if (r.has("activation")) o.activation(r.raw("activation"));
+  o.use_bias(r.boolean("use_bias", true));
+  if (r.has("depthwise_initializer")) o.depthwise_initializer(r.raw("depthwise_initializer"));
+  if (r.has("bias_initializer")) o.bias_initializer(r.raw("bias_initializer"));
+  if (r.has("depthwise_regularizer")) o.depthwise_regularizer(r.raw("depthwise_regularizer"));
+  if (r.has("bias_regularizer")) o.bias_regularizer(r.raw("bias_regularizer"));
+  if (r.has("activity_regularizer")) o.activity_regularizer(r.raw("activity_regularizer"));
+  if (r.has("depthwise_constraint")) o.depthwise_constraint(r.raw("depthwise_constraint"));
+  if (r.has("bias_constraint")) o.bias_constraint(r.raw("bias_constraint"));
+  r.finish();
+  auto layer = std::make_shared<DepthwiseConv2D<T>>(o);
+  layer->set_trainable(trainable);
+  return layer;
 }
 
 template class DepthwiseConv2D<float>;

@@ -69,6 +69,8 @@ template <typename T>
 class DepthwiseConv2D : public Layer<T> {
  public:
   explicit DepthwiseConv2D(const DepthwiseConv2DOptions& options);
+  // From a Keras layer config (ValueError naming the key for anything wrong).
+  static std::shared_ptr<DepthwiseConv2D> from_config(const nlohmann::json& config);
 
   void build(const Shape& input_shape) override;
   Variable<T> call(const Variable<T>& x, bool training) override;

@@ -46,6 +46,7 @@ struct Weight : Parameter<T> {
 template <typename T>
 class Layer : public std::enable_shared_from_this<Layer<T>> {
  public:
+  using value_type = T;
   explicit Layer(std::string name) : name_(std::move(name)) {}
   virtual ~Layer() = default;
   Layer(const Layer&) = delete;

@@ -20,168 +20,25 @@ namespace {
 
 using nlohmann::json;
 
-// Sets the Layer base arguments read from the config.
-template <typename T, typename L>
-std::shared_ptr<Layer<T>> finish(ConfigReader& r, std::shared_ptr<L> layer, bool trainable) {
-  r.finish();
-  layer->set_trainable(trainable);
-  return layer;
-}
-
-template <typename T>
-std::shared_ptr<Layer<T>> dense_from_config(const json& config) {
-  ConfigReader r(config, "Dense");
-  const std::string name = r.name();
-  const bool trainable = r.trainable();
-  r.dtype();
-  DenseOptions o(r.required_integer("units"));
-  o.name(name);
-  if (r.has("activation")) o.activation(r.raw("activation"));
-  o.use_bias(r.boolean("use_bias", true));
-  if (r.has("kernel_initializer")) o.kernel_initializer(r.raw("kernel_initializer"));
-  if (r.has("bias_initializer")) o.bias_initializer(r.raw("bias_initializer"));
-  if (r.has("kernel_regularizer")) o.kernel_regularizer(r.raw("kernel_regularizer"));
-  if (r.has("bias_regularizer")) o.bias_regularizer(r.raw("bias_regularizer"));
-  if (r.has("activity_regularizer")) o.activity_regularizer(r.raw("activity_regularizer"));
-  if (r.has("kernel_constraint")) o.kernel_constraint(r.raw("kernel_constraint"));
-  if (r.has("bias_constraint")) o.bias_constraint(r.raw("bias_constraint"));
-  // Keras >= 3.4 writes these; only their "off" values are supported.
-  if (r.integer("lora_rank", 0) != 0) r.fail("lora_rank", "null or 0 (LoRA is not supported)");
-  r.optional_number("lora_alpha");
-  if (r.has("quantization_config")) r.fail("quantization_config", "null (quantization is not supported)");
-  return finish<T>(r, std::make_shared<Dense<T>>(o), trainable);
-}
-
-template <typename T>
-std::shared_ptr<Layer<T>> depthwise_from_config(const json& config) {
-  ConfigReader r(config, "DepthwiseConv2D");
-  const std::string name = r.name();
-  const bool trainable = r.trainable();
-  r.dtype();
-  DepthwiseConv2DOptions o(r.required_pair("kernel_size"));
-  o.name(name);
-  o.strides(r.pair("strides", {1, 1}));
-  o.padding(r.string("padding", "valid"));
-  o.depth_multiplier(r.integer("depth_multiplier", 1));
-  if (auto f = r.optional_string("data_format")) o.data_format(*f);
-  o.dilation_rate(r.pair("dilation_rate", {1, 1}));
-  if (r.has("activation")) o.activation(r.raw("activation"));
-  o.use_bias(r.boolean("use_bias", true));
-  if (r.has("depthwise_initializer")) o.depthwise_initializer(r.raw("depthwise_initializer"));
-  if (r.has("bias_initializer")) o.bias_initializer(r.raw("bias_initializer"));
-  if (r.has("depthwise_regularizer")) o.depthwise_regularizer(r.raw("depthwise_regularizer"));
-  if (r.has("bias_regularizer")) o.bias_regularizer(r.raw("bias_regularizer"));
-  if (r.has("activity_regularizer")) o.activity_regularizer(r.raw("activity_regularizer"));
-  if (r.has("depthwise_constraint")) o.depthwise_constraint(r.raw("depthwise_constraint"));
-  if (r.has("bias_constraint")) o.bias_constraint(r.raw("bias_constraint"));
-  return finish<T>(r, std::make_shared<DepthwiseConv2D<T>>(o), trainable);
-}
-
-template <typename T>
-std::shared_ptr<Layer<T>> batch_norm_from_config(const json& config) {
-  ConfigReader r(config, "BatchNormalization");
-  const std::string name = r.name();
-  const bool trainable = r.trainable();
-  r.dtype();
-  BatchNormalizationOptions o;
-  o.name(name);
-  o.axis(r.integer("axis", -1));
-  o.momentum(r.number("momentum", 0.99));
-  o.epsilon(r.number("epsilon", 1e-3));
-  o.center(r.boolean("center", true));
-  o.scale(r.boolean("scale", true));
-  // One process holds the whole batch: synchronized statistics are the batch's.
-  r.boolean("synchronized", false);
-  if (r.has("beta_initializer")) o.beta_initializer(r.raw("beta_initializer"));
-  if (r.has("gamma_initializer")) o.gamma_initializer(r.raw("gamma_initializer"));
-  if (r.has("moving_mean_initializer")) o.moving_mean_initializer(r.raw("moving_mean_initializer"));
-  if (r.has("moving_variance_initializer")) o.moving_variance_initializer(r.raw("moving_variance_initializer"));
-  if (r.has("beta_regularizer")) o.beta_regularizer(r.raw("beta_regularizer"));
-  if (r.has("gamma_regularizer")) o.gamma_regularizer(r.raw("gamma_regularizer"));
-  if (r.has("beta_constraint")) o.beta_constraint(r.raw("beta_constraint"));
-  if (r.has("gamma_constraint")) o.gamma_constraint(r.raw("gamma_constraint"));
-  if (r.boolean("renorm", false)) r.fail("renorm", "false (batch renormalization is not supported)");
-  return finish<T>(r, std::make_shared<BatchNormalization<T>>(o), trainable);
-}
-
-template <typename T>
-std::shared_ptr<Layer<T>> flatten_from_config(const json& config) {
-  ConfigReader r(config, "Flatten");
-  FlattenOptions o;
-  o.name(r.name());
-  const bool trainable = r.trainable();
-  r.dtype();
-  if (auto f = r.optional_string("data_format")) o.data_format(*f);
-  return finish<T>(r, std::make_shared<Flatten<T>>(o), trainable);
-}
-
-template <typename T>
-std::shared_ptr<Layer<T>> dropout_from_config(const json& config) {
-  ConfigReader r(config, "Dropout");
-  const std::string name = r.name();
-  const bool trainable = r.trainable();
-  r.dtype();
-  if (!r.has("rate")) r.fail("rate", "a number in [0, 1] (the argument is required)");
-  DropoutOptions o(r.number("rate", 0));
-  o.name(name);
-  if (auto s = r.optional_integer("seed")) {
-    if (*s < 0) r.fail("seed", "a non-negative integer");
-    o.seed(static_cast<uint64_t>(*s));
-  }
-  if (r.has("noise_shape")) r.fail("noise_shape", "null (a noise shape is not supported)");
-  return finish<T>(r, std::make_shared<Dropout<T>>(o), trainable);
-}
-
-template <typename T>
-std::shared_ptr<Layer<T>> random_flip_from_config(const json& config) {
-  ConfigReader r(config, "RandomFlip");
-  const std::string name = r.name();
-  const bool trainable = r.trainable();
-  r.dtype();
-  RandomFlipOptions o(r.string("mode", "horizontal_and_vertical"));
-  o.name(name);
-  if (auto s = r.optional_integer("seed")) {
-    if (*s < 0) r.fail("seed", "a non-negative integer");
-    o.seed(static_cast<uint64_t>(*s));
-  }
-  if (auto f = r.optional_string("data_format")) o.data_format(*f);
-  return finish<T>(r, std::make_shared<RandomFlip<T>>(o), trainable);
-}
-
-template <typename T>
-std::shared_ptr<Layer<T>> activation_from_config(const json& config) {
-  ConfigReader r(config, "Activation");
-  const std::string name = r.name();
-  const bool trainable = r.trainable();
-  r.dtype();
-  if (!r.has("activation")) r.fail("activation", "an activation identifier (the argument is required)");
-  return finish<T>(r, std::make_shared<ActivationLayer<T>>(r.raw("activation"), name), trainable);
-}
-
-template <typename T>
-std::shared_ptr<Layer<T>> separable_from_config(const json& config) {
-  // SeparableConv2DOptions::from_config reads and checks every key itself.
-  return SeparableConv2D<T>::from_config(config);
-}
-
-template <typename T>
-std::shared_ptr<Layer<T>> input_from_config(const json& config) {
-  return InputLayer<T>::from_config(config);
+// Every layer class has a static from_config; the registry maps Keras class names to them.
+template <typename L>
+std::shared_ptr<Layer<typename L::value_type>> from_config_of(const json& config) {
+  return L::from_config(config);
 }
 
 template <typename T>
 struct Registry {
   std::mutex mutex;
   std::map<std::string, LayerFactory<T>> factories{
-      {"InputLayer", input_from_config<T>},
-      {"Dense", dense_from_config<T>},
-      {"DepthwiseConv2D", depthwise_from_config<T>},
-      {"SeparableConv2D", separable_from_config<T>},
-      {"BatchNormalization", batch_norm_from_config<T>},
-      {"Flatten", flatten_from_config<T>},
-      {"Dropout", dropout_from_config<T>},
-      {"RandomFlip", random_flip_from_config<T>},
-      {"Activation", activation_from_config<T>},
+      {"InputLayer", from_config_of<InputLayer<T>>},
+      {"Dense", from_config_of<Dense<T>>},
+      {"DepthwiseConv2D", from_config_of<DepthwiseConv2D<T>>},
+      {"SeparableConv2D", from_config_of<SeparableConv2D<T>>},
+      {"BatchNormalization", from_config_of<BatchNormalization<T>>},
+      {"Flatten", from_config_of<Flatten<T>>},
+      {"Dropout", from_config_of<Dropout<T>>},
+      {"RandomFlip", from_config_of<RandomFlip<T>>},
+      {"Activation", from_config_of<ActivationLayer<T>>},
   };
 };
 

@@ -7,6 +7,7 @@
 #include "sepconv/autograd/nn_ops.h"
 #include "sepconv/autograd/ops.h"
 #include "sepconv/layers/layer_checks.h"
+#include "sepconv/layers/config_reader.h"
 
 namespace sepconv {
 
@@ -148,6 +149,36 @@ nlohmann::json BatchNormalization<T>::get_config() const {
   c["gamma_constraint"] = serialize_or_null(options_.gamma_constraint_);
   c["synchronized"] = false;
   return c;
+}
+
+template <typename T>
+std::shared_ptr<BatchNormalization<T>> BatchNormalization<T>::from_config(const nlohmann::json& config) {
+  ConfigReader r(config, "BatchNormalization");
+  const std::string name = r.name();
+  const bool trainable = r.trainable();
+  r.dtype();
+  BatchNormalizationOptions o;
+  o.name(name);
+  o.axis(r.integer("axis", -1));
+  o.momentum(r.number("momentum", 0.99));
+  o.epsilon(r.number("epsilon", 1e-3));
+  o.center(r.boolean("center", true));
+  o.scale(r.boolean("scale", true));
+  // One process holds the whole batch: synchronized statistics are the batch's.
+  r.boolean("synchronized", false);
+  if (r.has("beta_initializer")) o.beta_initializer(r.raw("beta_initializer"));
+  if (r.has("gamma_initializer")) o.gamma_initializer(r.raw("gamma_initializer"));
+  if (r.has("moving_mean_initializer")) o.moving_mean_initializer(r.raw("moving_mean_initializer"));
+  if (r.has("moving_variance_initializer")) o.moving_variance_initializer(r.raw("moving_variance_initializer"));
+  if (r.has("beta_regularizer")) o.beta_regularizer(r.raw("beta_regularizer"));
+  if (r.has("gamma_regularizer")) o.gamma_regularizer(r.raw("gamma_regularizer"));
+  if (r.has("beta_constraint")) o.beta_constraint(r.raw("beta_constraint"));
+  if (r.has("gamma_constraint")) o.gamma_constraint(r.raw("gamma_constraint"));
+  if (r.boolean("renorm", false)) r.fail("renorm", "false (batch renormalization is not supported)");
+  r.finish();
+  auto layer = std::make_shared<BatchNormalization<T>>(o);
+  layer->set_trainable(trainable);
+  return layer;
 }
 
 template class BatchNormalization<float>;

@@ -63,6 +63,8 @@ template <typename T>
 class BatchNormalization : public Layer<T> {
  public:
   explicit BatchNormalization(const BatchNormalizationOptions& options = {});
+  // From a Keras layer config (ValueError naming the key for anything wrong).
+  static std::shared_ptr<BatchNormalization> from_config(const nlohmann::json& config);
 
   void build(const Shape& input_shape) override;
   Variable<T> call(const Variable<T>& x, bool training) override;
