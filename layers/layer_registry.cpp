@@ -7,6 +7,7 @@
 
 #include "sepconv/core/json_limits.h"
 #include "sepconv/layers/config_reader.h"
+#include "sepconv/layers/conv2d.h"
 #include "sepconv/layers/core_layers.h"
 #include "sepconv/layers/dense.h"
 #include "sepconv/layers/depthwise_conv2d.h"
@@ -31,6 +32,7 @@ struct Registry {
   std::mutex mutex;
   std::map<std::string, LayerFactory<T>> factories{
       {"InputLayer", from_config_of<InputLayer<T>>},
+      {"Conv2D", from_config_of<Conv2D<T>>},
       {"Dense", from_config_of<Dense<T>>},
       {"DepthwiseConv2D", from_config_of<DepthwiseConv2D<T>>},
       {"SeparableConv2D", from_config_of<SeparableConv2D<T>>},
