@@ -1,9 +1,10 @@
 // Times a SeparableConv2D layer (k x k depthwise with "same" padding, 1x1
 // pointwise, bias, relu) on NHWC float input, on the shapes of the PyTorch peer
 // script shared/bench/torch_sepconv.py (same names, same (N, H, W, C, F, k,
-// stride, depth_multiplier)).
+// stride, depth_multiplier)); with --suite conv2d, a Conv2D layer (bias, relu,
+// "same") on the shapes of shared/bench/torch_conv2d.py.
 //
-// usage: sepconv-bench [--threads N] [--shapes a,b,...] [--modes forward,train]
+// usage: sepconv-bench [--suite separable|conv2d] [--threads N] [--shapes a,b,...] [--modes forward,train]
 //                      [--impl layer|op] [--data-format channels_last|channels_first]
 //                      [--min-time SECONDS] [--cpu-time] [--list-shapes]
 //   forward: the layer's forward pass (no tape).
@@ -23,7 +24,8 @@
 //    peak resident memory so far, start_rss_mb its resident memory when main()
 //    began, so one shape per process gives that shape's peak as the difference
 //    (scripts/bench-memory.py does that beside PyTorch).
-// FLOPs: forward = 2*N*OH*OW*C*dm*k*k (depthwise) + 2*N*OH*OW*C*dm*F (pointwise);
+// FLOPs: forward = 2*N*OH*OW*C*dm*k*k (depthwise) + 2*N*OH*OW*C*dm*F (pointwise),
+// for Conv2D 2*N*OH*OW*F*k*k*C/groups;
 // train = 3 x forward (the backward pass does two products of the size of each
 // forward one: to the input and to the weights). Bias and relu are not counted.
 #include <sys/resource.h>
@@ -44,6 +46,7 @@
 #include "sepconv/autograd/tape.h"
 #include "sepconv/core/parallel.h"
 #include "sepconv/core/tensor.h"
+#include "sepconv/layers/conv2d.h"
 #include "sepconv/layers/separable_conv2d.h"
 
 using namespace sepconv;
@@ -64,6 +67,21 @@ const BenchShape kShapes[] = {
     {"mnv2_56x56x144_f24", 8, 56, 56, 144, 24, 3, 1, 1},
     {"xception_19x19x728_f728", 8, 19, 19, 728, 728, 3, 1, 1},
     {"k5_dm2_32x32x32_f64", 64, 32, 32, 32, 64, 5, 1, 2},
+};
+
+struct Conv2DShape {
+  const char* name;
+  int64_t n, h, w, c, f, k, s, groups;
+};
+// Stems, 3x3s, 1x1s and a grouped conv of small CNNs, as in torch_conv2d.py.
+const Conv2DShape kConv2DShapes[] = {
+    {"stem_224x224x3_f32_s2", 8, 224, 224, 3, 32, 3, 2, 1},
+    {"conv_112x112x32_f64_s2", 8, 112, 112, 32, 64, 3, 2, 1},
+    {"conv_56x56x64_f64", 8, 56, 56, 64, 64, 3, 1, 1},
+    {"conv_28x28x128_f128", 8, 28, 28, 128, 128, 3, 1, 1},
+    {"pw_56x56x24_f144", 8, 56, 56, 24, 144, 1, 1, 1},
+    {"pw_14x14x96_f576", 8, 14, 14, 96, 576, 1, 1, 1},
+    {"grouped_28x28x128_f128_g4", 8, 28, 28, 128, 128, 3, 1, 4},
 };
 
 std::vector<std::string> split(const std::string& s) {
@@ -116,7 +134,7 @@ double current_rss_mb() {
 
 [[noreturn]] void usage(const char* msg) {
   std::fprintf(stderr,
-               "%s\nusage: sepconv-bench [--threads N] [--shapes a,b,...] [--modes forward,train] "
+               "%s\nusage: sepconv-bench [--suite separable|conv2d] [--threads N] [--shapes a,b,...] [--modes forward,train] "
                "[--impl layer|op] [--data-format channels_last|channels_first] [--min-time SECONDS] [--cpu-time] "
                "[--list-shapes]\n",
                msg);
@@ -129,7 +147,7 @@ int main(int argc, char** argv) {
   const double start_rss_mb = current_rss_mb();
   int threads = 0;
   std::vector<std::string> shapes, modes = {"forward", "train"};
-  std::string impl = "layer", data_format = "channels_last";
+  std::string impl = "layer", data_format = "channels_last", suite = "separable";
   double min_time = 1.0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -138,6 +156,7 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "--threads") threads = std::atoi(value().c_str());
+    else if (a == "--suite") suite = value();
     else if (a == "--shapes") shapes = split(value());
     else if (a == "--modes") modes = split(value());
     else if (a == "--impl") impl = value();
@@ -145,11 +164,15 @@ int main(int argc, char** argv) {
     else if (a == "--min-time") min_time = std::atof(value().c_str());
     else if (a == "--cpu-time") g_cpu_time = true;
     else if (a == "--list-shapes") {
-      for (const BenchShape& s : kShapes) std::printf("%s\n", s.name);
+      if (suite == "conv2d")
+        for (const Conv2DShape& s : kConv2DShapes) std::printf("%s\n", s.name);
+      else
+        for (const BenchShape& s : kShapes) std::printf("%s\n", s.name);
       return 0;
     }
     else usage(("unknown argument " + a).c_str());
   }
+  if (suite != "separable" && suite != "conv2d") usage("--suite must be separable or conv2d");
   if (impl != "layer" && impl != "op") usage("--impl must be layer or op");
   if (data_format != "channels_last" && data_format != "channels_first")
     usage("--data-format must be channels_last or channels_first");
@@ -158,7 +181,8 @@ int main(int argc, char** argv) {
     if (m != "forward" && m != "train") usage(("unknown mode " + m).c_str());
   for (const std::string& name : shapes) {
     bool known = false;
-    for (const BenchShape& s : kShapes) known |= name == s.name;
+    for (const BenchShape& s : kShapes) known |= suite == "separable" && name == s.name;
+    for (const Conv2DShape& s : kConv2DShapes) known |= suite == "conv2d" && name == s.name;
     if (!known) usage(("unknown shape " + name).c_str());
   }
   set_num_threads(threads);
@@ -166,6 +190,55 @@ int main(int argc, char** argv) {
 
   std::mt19937 rng(0);
   std::normal_distribution<float> normal;
+  auto report = [&](const char* name, const std::string& mode, double ms, double flops) {
+    std::printf(
+        "{\"shape\": \"%s\", \"mode\": \"%s\", \"ms\": %.3f, \"gflops\": %.1f, \"threads\": %d, \"impl\": \"%s\", "
+        "\"data_format\": \"%s\", \"peak_rss_mb\": %.1f, \"start_rss_mb\": %.1f}\n",
+        name, mode.c_str(), ms, flops / ms * 1e-6, used_threads, impl.c_str(), data_format.c_str(), peak_rss_mb(),
+        start_rss_mb);
+    std::fflush(stdout);
+  };
+  if (suite == "conv2d") {
+    for (const Conv2DShape& s : kConv2DShapes) {
+      if (!shapes.empty() && std::find(shapes.begin(), shapes.end(), s.name) == shapes.end()) continue;
+      Tensor<float> xt = channels_first ? Tensor<float>({s.n, s.c, s.h, s.w}) : Tensor<float>({s.n, s.h, s.w, s.c});
+      for (auto& v : xt) v = normal(rng);
+      Variable<float> x(xt, false);
+      Conv2D<float> layer(Conv2DOptions(s.f, s.k)
+                              .strides(s.s)
+                              .padding("same")
+                              .groups(s.groups)
+                              .activation("relu")
+                              .data_format(data_format));
+      Shape out_shape;
+      {
+        NoGradGuard no_grad;
+        out_shape = layer(x).shape();  // builds the weights
+      }
+      const int64_t oh = out_shape[channels_first ? 2 : 1], ow = out_shape[channels_first ? 3 : 2];
+      const double fwd_flops = 2.0 * s.n * oh * ow * s.f * s.k * s.k * (s.c / s.groups);
+      const Tensor<float> seed = Tensor<float>::full(out_shape, 1.0f);
+      std::vector<Variable<float>> params = {x, layer.weight("kernel").variable, layer.weight("bias").variable};
+      for (const std::string& mode : modes) {
+        if (mode == "forward") {
+          x.set_requires_grad(false);
+          report(s.name, mode, median_ms([&] {
+                   NoGradGuard no_grad;
+                   Variable<float> y = layer(x);
+                 }, min_time), fwd_flops);
+        } else {
+          x.set_requires_grad(true);
+          params[0] = x;
+          report(s.name, mode, median_ms([&] {
+                   Variable<float> y = layer(x);
+                   Tape<float>::current().backward(y, seed);
+                   for (auto& p : params) p.zero_grad();
+                 }, min_time), 3 * fwd_flops);
+        }
+      }
+    }
+    return 0;
+  }
   for (const BenchShape& s : kShapes) {
     if (!shapes.empty() && std::find(shapes.begin(), shapes.end(), s.name) == shapes.end()) continue;
     Tensor<float> xt = channels_first ? Tensor<float>({s.n, s.c, s.h, s.w}) : Tensor<float>({s.n, s.h, s.w, s.c});
@@ -222,12 +295,7 @@ int main(int argc, char** argv) {
             min_time);
         flops = 3 * fwd_flops;
       }
-      std::printf(
-          "{\"shape\": \"%s\", \"mode\": \"%s\", \"ms\": %.3f, \"gflops\": %.1f, \"threads\": %d, \"impl\": \"%s\", "
-          "\"data_format\": \"%s\", \"peak_rss_mb\": %.1f, \"start_rss_mb\": %.1f}\n",
-          s.name, mode.c_str(), ms, flops / ms * 1e-6, used_threads, impl.c_str(), data_format.c_str(), peak_rss_mb(),
-          start_rss_mb);
-      std::fflush(stdout);
+      report(s.name, mode, ms, flops);
     }
   }
   return 0;
