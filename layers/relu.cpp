@@ -80,6 +80,10 @@ std::shared_ptr<ReLU<T>> ReLU<T>::from_config(const nlohmann::json& config) {
   const bool trainable = reader.trainable();
   reader.dtype();
   options.max_value(reader.optional_number("max_value"));
+  // Keras rejects None for these two (its checks read `is None or < 0`).
+  for (const char* key : {"negative_slope", "threshold"})
+    if (config.contains(key) && config.at(key).is_null())
+      throw ValueError(fmt::format("{} of a ReLU layer cannot be a negative value. Received: {}=None", key, key));
   options.negative_slope(reader.number("negative_slope", 0.0));
   options.threshold(reader.number("threshold", 0.0));
   reader.finish();

@@ -299,6 +299,28 @@ BOOST_AUTO_TEST_CASE(merge_layer_configs) {
   CHECK_MESSAGE(ValueError, Concatenate<float>::from_config({{"axis", 1.5}}), "Concatenate");
 }
 
+BOOST_AUTO_TEST_CASE(merge_layers_on_keras_tensors) {
+  // Symbolic inputs as an Input would make them: a node whose probe is one zero sample.
+  auto input = [](const Shape& s) {
+    auto node = std::make_shared<Node<double>>();
+    node->output_probes.push_back(Tensor<double>(s, 0.0));
+    return KerasTensor<double>(node, 0);
+  };
+  const KerasTensor<double> a = input({1, 8, 8, 4}), b = input({1, 8, 8, 4}), c = input({1, 8, 8, 6});
+  auto add = std::make_shared<Add<double>>(MergeOptions().name("sym_add"));
+  const KerasTensor<double> sum_ab = (*add)(std::vector<KerasTensor<double>>{a, b});
+  BOOST_TEST((sum_ab.shape() == Shape{-1, 8, 8, 4}));
+  BOOST_TEST(sum_ab.node()->inputs_as_list);
+  auto cat = std::make_shared<Concatenate<double>>();
+  BOOST_TEST(((*cat)(std::vector<KerasTensor<double>>{a, c}).shape() == Shape{-1, 8, 8, 10}));
+  // A mismatch fails where the call is written.
+  auto other = std::make_shared<Add<double>>(MergeOptions().name("sym_add_bad"));
+  const std::string m = message_of<ValueError>([&] { (*other)(std::vector<KerasTensor<double>>{a, c}); });
+  BOOST_TEST(contains(m, "Received shapes (8, 8, 4) and (8, 8, 6)"), m);
+  BOOST_TEST(contains(m, "sym_add_bad"), m);
+  CHECK_MESSAGE(ValueError, (*std::make_shared<Multiply<double>>())(a), "A merge layer should be called on a list");
+}
+
 // ---- ReLU --------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(relu_values_from_keras_docs) {
@@ -315,6 +337,19 @@ BOOST_AUTO_TEST_CASE(relu_values_from_keras_docs) {
   Variable<double> z = var({5}, {-2, 0.5, 1, 1.5, 3});
   BOOST_TEST(values(ReLU<double>(ReLUOptions().threshold(1).negative_slope(0.5).max_value(2.0))(z)) ==
                  (std::vector<double>{-1.5, -0.25, 0, 1.5, 2}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(relu_values_from_keras_3_tests) {
+  // keras/src/layers/activations/relu_test.py's correctness cases.
+  Variable<double> x = var({5}, {-10, -5, 0, 5, 10});
+  BOOST_TEST(values(ReLU<double>(ReLUOptions().max_value(10.0))(x)) == (std::vector<double>{0, 0, 0, 5, 10}),
+             boost::test_tools::per_element());
+  BOOST_TEST(values(ReLU<double>(ReLUOptions().max_value(10.0).negative_slope(0.5))(x)) ==
+                 (std::vector<double>{-5, -2.5, 0, 5, 10}),
+             boost::test_tools::per_element());
+  Variable<double> t = var({5}, {6, 7, 0, 5, 10});
+  BOOST_TEST(values(ReLU<double>(ReLUOptions().max_value(8.0).threshold(5))(t)) == (std::vector<double>{6, 7, 0, 0, 8}),
              boost::test_tools::per_element());
 }
 
@@ -351,6 +386,7 @@ BOOST_AUTO_TEST_CASE(relu_layer_gradcheck_and_config) {
                 "negative_slope of a ReLU layer cannot be a negative value");
   CHECK_MESSAGE(ValueError, ReLU<float>(ReLUOptions().threshold(-2)), "threshold of a ReLU layer cannot be a negative");
   CHECK_MESSAGE(ValueError, ReLU<float>::from_config({{"threshold", "high"}}), "`threshold`");
+  CHECK_MESSAGE(ValueError, ReLU<float>::from_config({{"negative_slope", nullptr}}), "Received: negative_slope=None");
   CHECK_MESSAGE(ValueError, ReLU<float>::from_config({{"alpha", 0.1}}), "Unrecognized keyword argument passed to ReLU: 'alpha'");
 }
 
