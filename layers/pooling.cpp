@@ -1,7 +1,9 @@
 #include "sepconv/layers/pooling.h"
 
+#include "sepconv/autograd/array_ops.h"
 #include "sepconv/autograd/nn_ops.h"
 #include "sepconv/autograd/ops.h"
+#include "sepconv/layers/config_reader.h"
 #include "sepconv/layers/layer_checks.h"
 
 namespace sepconv {
@@ -66,14 +68,59 @@ Variable<T> AveragePooling2D<T>::pool(const Variable<T>& x) const {
   return avg_pool2d<T>(x, this->pool_size(), this->strides(), this->padding());
 }
 
+namespace {
+// Keras's Pooling2D arguments (pool_size=(2, 2), strides=None, padding="valid", data_format=None).
+template <typename L>
+std::shared_ptr<L> pooling_from_config(const nlohmann::json& config, const char* class_name) {
+  ConfigReader reader(config, class_name);
+  const std::string name = reader.name();
+  const bool trainable = reader.trainable();
+  reader.dtype();
+  Pooling2DOptions options(reader.pair("pool_size", {2, 2}));
+  if (reader.has("strides")) options.strides(reader.pair("strides", {0, 0}));
+  options.padding(reader.string("padding", "valid"));
+  if (auto f = reader.optional_string("data_format")) options.data_format(*f);
+  options.name(name);
+  reader.finish();
+  auto layer = std::make_shared<L>(options);
+  layer->set_trainable(trainable);
+  return layer;
+}
+
+template <typename L>
+std::shared_ptr<L> global_pooling_from_config(const nlohmann::json& config, const char* class_name) {
+  ConfigReader reader(config, class_name);
+  GlobalPooling2DOptions options;
+  options.name(reader.name());
+  const bool trainable = reader.trainable();
+  reader.dtype();
+  if (auto f = reader.optional_string("data_format")) options.data_format(*f);
+  options.keepdims(reader.boolean("keepdims", false));
+  reader.finish();
+  auto layer = std::make_shared<L>(options);
+  layer->set_trainable(trainable);
+  return layer;
+}
+}  // namespace
+
 template <typename T>
-GlobalAveragePooling2D<T>::GlobalAveragePooling2D(const GlobalPooling2DOptions& o)
-    : Layer<T>(o.name_.empty() ? unique_layer_name("global_average_pooling2d") : o.name_),
+std::shared_ptr<MaxPooling2D<T>> MaxPooling2D<T>::from_config(const nlohmann::json& config) {
+  return pooling_from_config<MaxPooling2D<T>>(config, "MaxPooling2D");
+}
+
+template <typename T>
+std::shared_ptr<AveragePooling2D<T>> AveragePooling2D<T>::from_config(const nlohmann::json& config) {
+  return pooling_from_config<AveragePooling2D<T>>(config, "AveragePooling2D");
+}
+
+template <typename T>
+GlobalPooling2D<T>::GlobalPooling2D(const GlobalPooling2DOptions& o, const char* default_name)
+    : Layer<T>(o.name_.empty() ? unique_layer_name(default_name) : o.name_),
       data_format_(resolve_data_format(o.data_format_)),
       keepdims_(o.keepdims_) {}
 
 template <typename T>
-Shape GlobalAveragePooling2D<T>::compute_output_shape(const Shape& s) const {
+Shape GlobalPooling2D<T>::compute_output_shape(const Shape& s) const {
   require_input_ndim(this->name(), s, 4);
   const bool cf = data_format_ == DataFormat::ChannelsFirst;
   const int64_t c = cf ? s[1] : s[3];
@@ -82,21 +129,41 @@ Shape GlobalAveragePooling2D<T>::compute_output_shape(const Shape& s) const {
 }
 
 template <typename T>
-Variable<T> GlobalAveragePooling2D<T>::call(const Variable<T>& x, bool) {
+Variable<T> GlobalPooling2D<T>::call(const Variable<T>& x, bool) {
   compute_output_shape(x.shape());
   if (data_format_ == DataFormat::ChannelsFirst) {
-    Variable<T> y = global_average_pool2d<T>(nchw_to_nhwc(x), keepdims_);
+    Variable<T> y = pool(nchw_to_nhwc(x), keepdims_);
     return keepdims_ ? nhwc_to_nchw(y) : y;
   }
-  return global_average_pool2d<T>(x, keepdims_);
+  return pool(x, keepdims_);
 }
 
 template <typename T>
-nlohmann::json GlobalAveragePooling2D<T>::get_config() const {
+nlohmann::json GlobalPooling2D<T>::get_config() const {
   nlohmann::json c = Layer<T>::get_config();
   c["data_format"] = data_format_name(data_format_);
   c["keepdims"] = keepdims_;
   return c;
+}
+
+template <typename T>
+Variable<T> GlobalAveragePooling2D<T>::pool(const Variable<T>& x, bool keepdims) const {
+  return global_average_pool2d<T>(x, keepdims);
+}
+
+template <typename T>
+Variable<T> GlobalMaxPooling2D<T>::pool(const Variable<T>& x, bool keepdims) const {
+  return global_max_pool2d<T>(x, keepdims);
+}
+
+template <typename T>
+std::shared_ptr<GlobalAveragePooling2D<T>> GlobalAveragePooling2D<T>::from_config(const nlohmann::json& config) {
+  return global_pooling_from_config<GlobalAveragePooling2D<T>>(config, "GlobalAveragePooling2D");
+}
+
+template <typename T>
+std::shared_ptr<GlobalMaxPooling2D<T>> GlobalMaxPooling2D<T>::from_config(const nlohmann::json& config) {
+  return global_pooling_from_config<GlobalMaxPooling2D<T>>(config, "GlobalMaxPooling2D");
 }
 
 template class Pooling2D<float>;
@@ -105,7 +172,11 @@ template class MaxPooling2D<float>;
 template class MaxPooling2D<double>;
 template class AveragePooling2D<float>;
 template class AveragePooling2D<double>;
+template class GlobalPooling2D<float>;
+template class GlobalPooling2D<double>;
 template class GlobalAveragePooling2D<float>;
 template class GlobalAveragePooling2D<double>;
+template class GlobalMaxPooling2D<float>;
+template class GlobalMaxPooling2D<double>;
 
 }  // namespace sepconv

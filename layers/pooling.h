@@ -1,12 +1,13 @@
 #pragma once
 // Keras's 2-D pooling layers: MaxPooling2D, AveragePooling2D,
-// GlobalAveragePooling2D. NHWC inside; channels_first inputs are transposed at
+// GlobalAveragePooling2D, GlobalMaxPooling2D. NHWC inside; channels_first inputs are transposed at
 // the layer boundary.
 //
 //   auto pool = std::make_shared<MaxPooling2D<float>>(Pooling2DOptions(2));
 //   auto avg = std::make_shared<AveragePooling2D<float>>(Pooling2DOptions({3, 3}).strides(1).padding("same"));
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -66,6 +67,8 @@ class MaxPooling2D : public Pooling2D<T> {
  public:
   explicit MaxPooling2D(const Pooling2DOptions& options = {}) : Pooling2D<T>(options, "max_pooling2d") {}
   std::string class_name() const override { return "MaxPooling2D"; }
+  // From a Keras config: pool_size, strides, padding, data_format, name, trainable, dtype.
+  static std::shared_ptr<MaxPooling2D<T>> from_config(const nlohmann::json& config);
 
  protected:
   Variable<T> pool(const Variable<T>& x) const override;
@@ -76,6 +79,8 @@ class AveragePooling2D : public Pooling2D<T> {
  public:
   explicit AveragePooling2D(const Pooling2DOptions& options = {}) : Pooling2D<T>(options, "average_pooling2d") {}
   std::string class_name() const override { return "AveragePooling2D"; }
+  // From a Keras config: pool_size, strides, padding, data_format, name, trainable, dtype.
+  static std::shared_ptr<AveragePooling2D<T>> from_config(const nlohmann::json& config);
 
  protected:
   Variable<T> pool(const Variable<T>& x) const override;
@@ -93,19 +98,55 @@ class GlobalPooling2DOptions {
   std::string name_;
 };
 
-// (batch, h, w, c) -> (batch, c): the mean over the spatial axes.
+// Shared by the two global poolings: (batch, h, w, c) -> (batch, c), or
+// (batch, 1, 1, c) with keepdims (channels_first: (batch, c, 1, 1)).
 template <typename T>
-class GlobalAveragePooling2D : public Layer<T> {
+class GlobalPooling2D : public Layer<T> {
  public:
-  explicit GlobalAveragePooling2D(const GlobalPooling2DOptions& options = {});
   Variable<T> call(const Variable<T>& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
   nlohmann::json get_config() const override;
-  std::string class_name() const override { return "GlobalAveragePooling2D"; }
+
+  DataFormat data_format() const { return data_format_; }
+  bool keepdims() const { return keepdims_; }
+
+ protected:
+  GlobalPooling2D(const GlobalPooling2DOptions& options, const char* default_name);
+  // The reduction on NHWC data.
+  virtual Variable<T> pool(const Variable<T>& x, bool keepdims) const = 0;
 
  private:
   DataFormat data_format_;
   bool keepdims_;
+};
+
+// The mean over the spatial axes.
+template <typename T>
+class GlobalAveragePooling2D : public GlobalPooling2D<T> {
+ public:
+  explicit GlobalAveragePooling2D(const GlobalPooling2DOptions& options = {})
+      : GlobalPooling2D<T>(options, "global_average_pooling2d") {}
+  std::string class_name() const override { return "GlobalAveragePooling2D"; }
+  // From a Keras config: data_format, keepdims, name, trainable, dtype.
+  static std::shared_ptr<GlobalAveragePooling2D<T>> from_config(const nlohmann::json& config);
+
+ protected:
+  Variable<T> pool(const Variable<T>& x, bool keepdims) const override;
+};
+
+// The max over the spatial axes; the gradient is shared equally among the
+// positions that reach it (tf.reduce_max's rule, autograd/array_ops.h).
+template <typename T>
+class GlobalMaxPooling2D : public GlobalPooling2D<T> {
+ public:
+  explicit GlobalMaxPooling2D(const GlobalPooling2DOptions& options = {})
+      : GlobalPooling2D<T>(options, "global_max_pooling2d") {}
+  std::string class_name() const override { return "GlobalMaxPooling2D"; }
+  // From a Keras config: data_format, keepdims, name, trainable, dtype.
+  static std::shared_ptr<GlobalMaxPooling2D<T>> from_config(const nlohmann::json& config);
+
+ protected:
+  Variable<T> pool(const Variable<T>& x, bool keepdims) const override;
 };
 
 }  // namespace sepconv

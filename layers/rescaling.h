@@ -1,0 +1,44 @@
+#pragma once
+// Keras's Rescaling layer: y = x * scale + offset, with scalar scale and offset
+// (Keras also takes arrays that broadcast; those are not supported).
+//
+//   auto to_unit = std::make_shared<Rescaling<float>>(RescalingOptions(1.0 / 255));
+//   auto to_signed = std::make_shared<Rescaling<float>>(RescalingOptions(1.0 / 127.5).offset(-1));
+#include <memory>
+#include <string>
+
+#include "sepconv/layers/layer.h"
+
+namespace sepconv {
+
+class RescalingOptions {
+ public:
+  explicit RescalingOptions(double scale) : scale_(scale) {}
+  // Added after the scaling; default 0.
+  RescalingOptions& offset(double o) { offset_ = o; return *this; }
+  RescalingOptions& name(std::string n) { name_ = std::move(n); return *this; }
+
+  double scale_;
+  double offset_ = 0.0;
+  std::string name_;
+};
+
+template <typename T>
+class Rescaling : public Layer<T> {
+ public:
+  explicit Rescaling(const RescalingOptions& options);
+  Variable<T> call(const Variable<T>& x, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }
+  nlohmann::json get_config() const override;
+  std::string class_name() const override { return "Rescaling"; }
+  // From a Keras config: scale (required, a number), offset, name, trainable, dtype.
+  static std::shared_ptr<Rescaling<T>> from_config(const nlohmann::json& config);
+
+  double scale() const { return scale_; }
+  double offset() const { return offset_; }
+
+ private:
+  double scale_, offset_;
+};
+
+}  // namespace sepconv
