@@ -12,7 +12,12 @@
 #include "sepconv/layers/dense.h"
 #include "sepconv/layers/depthwise_conv2d.h"
 #include "sepconv/layers/input_layer.h"
+#include "sepconv/layers/merge.h"
 #include "sepconv/layers/normalization.h"
+#include "sepconv/layers/pooling.h"
+#include "sepconv/layers/relu.h"
+#include "sepconv/layers/rescaling.h"
+#include "sepconv/layers/reshaping.h"
 #include "sepconv/layers/separable_conv2d.h"
 
 namespace sepconv {
@@ -41,6 +46,21 @@ struct Registry {
       {"Dropout", from_config_of<Dropout<T>>},
       {"RandomFlip", from_config_of<RandomFlip<T>>},
       {"Activation", from_config_of<ActivationLayer<T>>},
+      {"ReLU", from_config_of<ReLU<T>>},
+      {"Add", from_config_of<Add<T>>},
+      {"Subtract", from_config_of<Subtract<T>>},
+      {"Multiply", from_config_of<Multiply<T>>},
+      {"Average", from_config_of<Average<T>>},
+      {"Maximum", from_config_of<Maximum<T>>},
+      {"Minimum", from_config_of<Minimum<T>>},
+      {"Concatenate", from_config_of<Concatenate<T>>},
+      {"MaxPooling2D", from_config_of<MaxPooling2D<T>>},
+      {"AveragePooling2D", from_config_of<AveragePooling2D<T>>},
+      {"GlobalAveragePooling2D", from_config_of<GlobalAveragePooling2D<T>>},
+      {"GlobalMaxPooling2D", from_config_of<GlobalMaxPooling2D<T>>},
+      {"ZeroPadding2D", from_config_of<ZeroPadding2D<T>>},
+      {"Reshape", from_config_of<Reshape<T>>},
+      {"Rescaling", from_config_of<Rescaling<T>>},
   };
 };
 
