@@ -30,6 +30,7 @@ std::shared_ptr<InputLayer<T>> InputLayer<T>::from_config(const nlohmann::json& 
   r.dtype();
   if (r.boolean("sparse", false)) r.fail("sparse", "false (sparse inputs are not supported)");
   if (r.boolean("ragged", false)) r.fail("ragged", "false (ragged inputs are not supported)");
+  if (r.boolean("optional", false)) r.fail("optional", "false (optional inputs are not supported)");
   const nlohmann::json& bs = r.raw("batch_shape");
   const nlohmann::json& legacy = r.raw("batch_input_shape");  // Keras 2's key
   const nlohmann::json& given = bs.is_null() ? legacy : bs;
