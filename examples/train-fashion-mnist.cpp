@@ -15,6 +15,10 @@
 //              Adam(1e-3, epsilon 1e-7), batch 64, softmax cross-entropy on logits.
 //   fast       (default) the model designed to pass 91% test accuracy within
 //              five minutes on two cores; see make_fast() below.
+//   residual   the residual net of shared/bench/torch_fashion_residual.py, built
+//              with the functional API: a Conv2D stem, an Xception block with a
+//              strided 1x1 shortcut, a MobileNetV2 inverted-residual block and a
+//              strided separable block; see make_residual() below.
 //
 // Same --seed and --threads give the same weights bit for bit, so the same
 // checkpoints; shuffling is a function of (seed, epoch) and everything else
@@ -40,11 +44,16 @@
 #include "sepconv/io/atomic_file.h"
 #include "sepconv/model/checkpoint.h"
 #include "sepconv/io/fashion_mnist.h"
+#include "sepconv/layers/conv2d.h"
 #include "sepconv/layers/core_layers.h"
 #include "sepconv/layers/dense.h"
+#include "sepconv/layers/depthwise_conv2d.h"
+#include "sepconv/layers/merge.h"
 #include "sepconv/layers/normalization.h"
+#include "sepconv/layers/relu.h"
 #include "sepconv/layers/pooling.h"
 #include "sepconv/layers/separable_conv2d.h"
+#include "sepconv/model/functional.h"
 #include "sepconv/model/sequential.h"
 #include "sepconv/optim/adam.h"
 #include "sepconv/optim/schedules.h"
@@ -54,7 +63,7 @@ using json = nlohmann::json;
 
 namespace {
 
-using Model = Sequential<float>;
+using AnyModel = ModelBase<float>;
 using Clock = std::chrono::steady_clock;
 
 // One seeded initializer per weight: a seeded initializer repeats its values,
@@ -66,7 +75,7 @@ struct Seeds {
 };
 
 struct Recipe {
-  std::unique_ptr<Model> model;
+  std::unique_ptr<AnyModel> model;
   std::shared_ptr<Optimizer<float>> optimizer;
 };
 
@@ -81,7 +90,7 @@ std::shared_ptr<Layer<float>> sep(Seeds& s, int64_t filters, int64_t dm, const c
 
 Recipe make_reference(uint64_t seed, int64_t, int64_t) {
   Seeds s{seed};
-  auto m = std::make_unique<Model>("reference");
+  auto m = std::make_unique<Sequential<float>>("reference");
   m->add(sep(s, 32, 8, "relu"));
   m->add(std::make_shared<MaxPooling2D<float>>(Pooling2DOptions(2)));
   m->add(sep(s, 64, 1, "relu"));
@@ -114,7 +123,7 @@ Recipe make_reference(uint64_t seed, int64_t, int64_t) {
 // on average over three seeds), a Dense(128) head, 7 or 8 epochs (+0.1-0.3%).
 Recipe make_fast(uint64_t seed, int64_t steps_per_epoch, int64_t epochs) {
   Seeds s{seed};
-  auto m = std::make_unique<Model>("fast");
+  auto m = std::make_unique<Sequential<float>>("fast");
   m->add(std::make_shared<RandomFlip<float>>(RandomFlipOptions("horizontal").seed(seed)));
   auto block = [&](int64_t filters, int64_t dm, bool pool) {
     m->add(sep(s, filters, dm, "linear"));
@@ -133,6 +142,56 @@ Recipe make_fast(uint64_t seed, int64_t steps_per_epoch, int64_t epochs) {
   return {std::move(m), std::make_shared<Adam<float>>(AdamOptions(schedule).epsilon(1e-7))};
 }
 
+// The residual reference net of shared/bench/torch_fashion_residual.py, layer
+// for layer (Keras defaults: BatchNormalization momentum 0.99, epsilon 1e-3;
+// "same" padding with Keras's split; Glorot-uniform kernels, seeded from --seed):
+//   x = ReLU(BN(Conv2D(32, 3, same, no bias)(input)))                        stem, 28x28x32
+//   a = ReLU(BN(SeparableConv2D(64, 3, same)(x))); a = BN(SeparableConv2D(64, 3, same)(a))
+//   a = MaxPooling2D(3, strides 2, same)(a); s = BN(Conv2D(64, 1, strides 2)(x))
+//   x = Add([a, s])                                                          Xception block, 14x14x64
+//   b = ReLU6(BN(Conv2D(128, 1)(x))); b = ReLU6(BN(DepthwiseConv2D(3, same)(b)))
+//   x = Add([x, BN(Conv2D(64, 1)(b))])                                       MobileNetV2 block
+//   x = ReLU(BN(SeparableConv2D(128, 3, strides 2, same)(x)))                7x7x128
+//   logits = Dense(10)(GlobalAveragePooling2D(x))
+// Adam(1e-3, epsilon 1e-7), batch 64.
+Recipe make_residual(uint64_t seed, int64_t, int64_t) {
+  Seeds s{seed};
+  using L = std::shared_ptr<Layer<float>>;
+  auto bn = []() -> L { return std::make_shared<BatchNormalization<float>>(); };
+  auto relu = [](std::optional<double> max_value = std::nullopt) -> L {
+    return std::make_shared<ReLU<float>>(ReLUOptions().max_value(max_value));
+  };
+  auto conv = [&](int64_t filters, int64_t k, int64_t stride = 1) -> L {
+    return std::make_shared<Conv2D<float>>(
+        Conv2DOptions(filters, k).strides(stride).padding("same").use_bias(false).kernel_initializer(s.glorot()));
+  };
+  auto separable = [&](int64_t filters, int64_t stride = 1) -> L {
+    return std::make_shared<SeparableConv2D<float>>(SeparableConv2DOptions(filters, 3)
+                                                        .strides(stride)
+                                                        .padding("same")
+                                                        .use_bias(false)
+                                                        .depthwise_initializer(s.glorot())
+                                                        .pointwise_initializer(s.glorot()));
+  };
+  KerasTensor<float> input = Input<float>({28, 28, 1}, "image");
+  KerasTensor<float> x = (*relu())((*bn())((*conv(32, 3))(input)));
+  KerasTensor<float> a = (*relu())((*bn())((*separable(64))(x)));
+  a = (*bn())((*separable(64))(a));
+  a = (*std::make_shared<MaxPooling2D<float>>(Pooling2DOptions(3).strides(2).padding("same")))(a);
+  KerasTensor<float> shortcut = (*bn())((*conv(64, 1, 2))(x));
+  x = (*std::make_shared<Add<float>>())({a, shortcut});
+  KerasTensor<float> b = (*relu(6.0))((*bn())((*conv(128, 1))(x)));
+  b = (*relu(6.0))((*bn())((*std::make_shared<DepthwiseConv2D<float>>(
+      DepthwiseConv2DOptions(3).padding("same").use_bias(false).depthwise_initializer(s.glorot())))(b)));
+  b = (*bn())((*conv(64, 1))(b));
+  x = (*std::make_shared<Add<float>>())({x, b});
+  x = (*relu())((*bn())((*separable(128, 2))(x)));
+  x = (*std::make_shared<GlobalAveragePooling2D<float>>())(x);
+  KerasTensor<float> logits = (*std::make_shared<Dense<float>>(DenseOptions(10).kernel_initializer(s.glorot())))(x);
+  auto m = std::make_unique<sepconv::Model<float>>(input, logits, "residual");
+  return {std::move(m), std::make_shared<Adam<float>>(AdamOptions(1e-3).epsilon(1e-7))};
+}
+
 struct ModelSpec {
   Recipe (*make)(uint64_t, int64_t, int64_t);
   int64_t epochs, batch_size;
@@ -141,6 +200,7 @@ const std::map<std::string, ModelSpec>& model_specs() {
   static const std::map<std::string, ModelSpec> specs = {
       {"reference", {make_reference, 5, 64}},
       {"fast", {make_fast, 6, 64}},
+      {"residual", {make_residual, 3, 64}},
   };
   return specs;
 }
@@ -291,8 +351,8 @@ int main(int argc, char** argv) {
   bool quiet = false, check_numerics = false;
   std::vector<std::string> names;
   for (const auto& [k, v] : model_specs()) names.push_back(k);
-  app.add_option("--model", model_name, "Model: reference | fast")->check(CLI::IsMember(names))->capture_default_str();
-  app.add_option("--epochs", epochs, "Epochs to train (default: the model's: reference 5, fast 6)")->check(CLI::PositiveNumber);
+  app.add_option("--model", model_name, "Model: reference | fast | residual")->check(CLI::IsMember(names))->capture_default_str();
+  app.add_option("--epochs", epochs, "Epochs to train (default: the model's: reference 5, fast 6, residual 3)")->check(CLI::PositiveNumber);
   app.add_option("--batch-size", batch_size, "Batch size (default: the model's: 64)")->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "Threads (0: all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--seed", seed, "Seed of the initial weights and the shuffling")->capture_default_str();
@@ -323,7 +383,7 @@ int main(int argc, char** argv) {
                  data.test_images.dim(0), std::chrono::duration<double>(Clock::now() - start).count());
 
     Recipe recipe = spec.make(seed, steps_per_epoch, epochs);
-    Model& model = *recipe.model;
+    AnyModel& model = *recipe.model;
     model.build({28, 28, 1});
     model.compile(recipe.optimizer,
                   json{{"class_name", "SparseCategoricalCrossentropy"}, {"config", {{"from_logits", true}}}});
