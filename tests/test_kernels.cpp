@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <random>
 #include <string>
@@ -875,4 +876,32 @@ BOOST_AUTO_TEST_CASE(separable_plan_matches_reference_float) {
 }
 BOOST_AUTO_TEST_CASE(separable_plan_matches_reference_double) {
   check_separable_plan_against_reference<double>(separable_cases());
+}
+
+BOOST_AUTO_TEST_CASE(separable_op_is_recorded_with_its_output) {
+  // Recorded with its output like every other op: --check-numerics names it,
+  // and its output's gradient is freed once its backward has run.
+  Tape<float>::current().clear();
+  std::mt19937 rng(31);
+  Variable<float> x(random_tensor<float>({2, 5, 5, 3}, rng), true), dk(random_tensor<float>({3, 3, 3, 1}, rng), true);
+  Variable<float> pk(random_tensor<float>({1, 1, 3, 4}, rng), true);
+  Variable<float> y = separable_conv2d<float>(x, dk, pk, std::nullopt, {1, 1}, {1, 1}, Padding::Same);
+  Variable<float> loss = sum(mul(y, y));
+  Tape<float>::current().backward(loss);
+  BOOST_TEST(!y.has_grad());
+  BOOST_TEST(x.has_grad());
+
+  x.value()[0] = std::numeric_limits<float>::infinity();
+  set_check_numerics(true);
+  try {
+    NameScope scope("sep_layer");
+    (void)separable_conv2d<float>(x, dk, pk, std::nullopt, {1, 1}, {1, 1}, Padding::Same);
+    BOOST_FAIL("expected NumericsError");
+  } catch (const NumericsError& e) {
+    const std::string msg = e.what();
+    BOOST_TEST(msg.find("separable_conv2d") != std::string::npos, msg);
+    BOOST_TEST(msg.find("sep_layer") != std::string::npos, msg);
+  }
+  set_check_numerics(false);
+  Tape<float>::current().clear();
 }
