@@ -12,26 +12,8 @@
 
 namespace sepconv::kernels {
 
-namespace portable_impl {
 namespace {
 #include "sepconv/core/kernels/pooling_rows.h"
-}  // namespace
-}  // namespace portable_impl
-
-namespace {
-
-using portable_impl::window;
-using portable_impl::Window;
-
-template <typename T>
-void max_pool_row_portable(const PoolGeometry& g, const T* x, int64_t oh, T* y) {
-  portable_impl::max_pool_row(g, x, oh, y);
-}
-template <typename T>
-void max_pool_row_backward_portable(const PoolGeometry& g, const T* x, const T* y, const T* gy, int64_t oh,
-                                    bool overwrite, T* gx, T* pending) {
-  portable_impl::max_pool_row_backward(g, x, y, gy, oh, overwrite, gx, pending);
-}
 
 // Whether the windows cover every input element exactly once (none overlap,
 // none is left out): then the gradient can be written without a zero-fill.
@@ -52,19 +34,16 @@ bool windows_tile_input(const PoolGeometry& g) {
 }  // namespace
 
 template <typename T>
+MaxPoolRows<T> max_pool_rows_portable() {
+  return {max_pool_row<T>, max_pool_row_backward<T>};
+}
+
+template <typename T>
 PoolPlan<T>::PoolPlan(const PoolGeometry& g) : g_(g), tiles_input_(windows_tile_input(g)) {
   switch (cpu::active_isa()) {
-    case cpu::Isa::Avx512:
-      max_row_ = max_pool_row_avx512;
-      max_row_backward_ = max_pool_row_backward_avx512;
-      break;
-    case cpu::Isa::Avx2:
-      max_row_ = max_pool_row_avx2;
-      max_row_backward_ = max_pool_row_backward_avx2;
-      break;
-    default:
-      max_row_ = max_pool_row_portable<T>;
-      max_row_backward_ = max_pool_row_backward_portable<T>;
+    case cpu::Isa::Avx512: max_rows_ = max_pool_rows_avx512<T>(); break;
+    case cpu::Isa::Avx2: max_rows_ = max_pool_rows_avx2<T>(); break;
+    default: max_rows_ = max_pool_rows_portable<T>();
   }
 }
 
@@ -73,7 +52,8 @@ void PoolPlan<T>::max_forward(const T* x, T* y) const {
   const PoolGeometry& g = g_;
   const int64_t image = g.in_h * g.in_w * g.channels, out_row = g.out_w * g.channels;
 #pragma omp parallel for schedule(static)
-  for (int64_t row = 0; row < g.batch * g.out_h; ++row) max_row_(g, x + row / g.out_h * image, row % g.out_h, y + row * out_row);
+  for (int64_t row = 0; row < g.batch * g.out_h; ++row)
+    max_rows_.forward(g, x + row / g.out_h * image, row % g.out_h, y + row * out_row);
 }
 
 template <typename T>
@@ -90,7 +70,7 @@ void PoolPlan<T>::max_backward(const T* x, const T* y, const T* gy, T* gx, bool 
     for (int64_t n = 0; n < g.batch; ++n)
       for (int64_t oh = 0; oh < g.out_h; ++oh) {
         const int64_t row = n * g.out_h + oh;
-        max_row_backward_(g, x + n * image, y + row * out_row, gy + row * out_row, oh, overwrite, gx + n * image,
+        max_rows_.backward(g, x + n * image, y + row * out_row, gy + row * out_row, oh, overwrite, gx + n * image,
                           pending.data());
       }
   }

@@ -27,22 +27,18 @@ namespace sepconv::kernels {
 
 // The per-ISA row loops (pooling_rows.h has their contracts).
 template <typename T>
-using MaxPoolRowFn = void (*)(const PoolGeometry& g, const T* x_image, int64_t oh, T* y_row);
+struct MaxPoolRows {
+  void (*forward)(const PoolGeometry& g, const T* x_image, int64_t oh, T* y_row);
+  void (*backward)(const PoolGeometry& g, const T* x_image, const T* y_row, const T* gy_row, int64_t oh,
+                   bool overwrite, T* gx_image, T* pending);
+};
+// One per ISA file: pooling_avx512.cpp, pooling_avx2.cpp, pooling.cpp.
 template <typename T>
-using MaxPoolRowBackwardFn = void (*)(const PoolGeometry& g, const T* x_image, const T* y_row, const T* gy_row,
-                                      int64_t oh, bool overwrite, T* gx_image, T* pending);
-void max_pool_row_avx512(const PoolGeometry&, const float*, int64_t, float*);
-void max_pool_row_avx512(const PoolGeometry&, const double*, int64_t, double*);
-void max_pool_row_backward_avx512(const PoolGeometry&, const float*, const float*, const float*, int64_t, bool,
-                                  float*, float*);
-void max_pool_row_backward_avx512(const PoolGeometry&, const double*, const double*, const double*, int64_t, bool,
-                                  double*, double*);
-void max_pool_row_avx2(const PoolGeometry&, const float*, int64_t, float*);
-void max_pool_row_avx2(const PoolGeometry&, const double*, int64_t, double*);
-void max_pool_row_backward_avx2(const PoolGeometry&, const float*, const float*, const float*, int64_t, bool, float*,
-                                float*);
-void max_pool_row_backward_avx2(const PoolGeometry&, const double*, const double*, const double*, int64_t, bool,
-                                double*, double*);
+MaxPoolRows<T> max_pool_rows_avx512();
+template <typename T>
+MaxPoolRows<T> max_pool_rows_avx2();
+template <typename T>
+MaxPoolRows<T> max_pool_rows_portable();
 
 template <typename T>
 class PoolPlan {
@@ -66,8 +62,7 @@ class PoolPlan {
  private:
   PoolGeometry g_;
   bool tiles_input_;  // windows cover every input element exactly once
-  MaxPoolRowFn<T> max_row_;
-  MaxPoolRowBackwardFn<T> max_row_backward_;
+  MaxPoolRows<T> max_rows_;
 };
 
 // x (batch, pixels, channels) -> y (batch, channels): the mean over pixels, summed in double.

@@ -6,25 +6,15 @@
 #include "sepconv/core/kernels/pooling.h"
 
 namespace sepconv::kernels {
-namespace avx2_impl {
 namespace {
 #include "sepconv/core/kernels/pooling_rows.h"
 }  // namespace
-}  // namespace avx2_impl
 
-void max_pool_row_avx2(const PoolGeometry& g, const float* x, int64_t oh, float* y) {
-  avx2_impl::max_pool_row(g, x, oh, y);
+template <typename T>
+MaxPoolRows<T> max_pool_rows_avx2() {
+  return {max_pool_row<T>, max_pool_row_backward<T>};
 }
-void max_pool_row_avx2(const PoolGeometry& g, const double* x, int64_t oh, double* y) {
-  avx2_impl::max_pool_row(g, x, oh, y);
-}
-void max_pool_row_backward_avx2(const PoolGeometry& g, const float* x, const float* y, const float* gy, int64_t oh,
-                                  bool overwrite, float* gx, float* pending) {
-  avx2_impl::max_pool_row_backward(g, x, y, gy, oh, overwrite, gx, pending);
-}
-void max_pool_row_backward_avx2(const PoolGeometry& g, const double* x, const double* y, const double* gy,
-                                  int64_t oh, bool overwrite, double* gx, double* pending) {
-  avx2_impl::max_pool_row_backward(g, x, y, gy, oh, overwrite, gx, pending);
-}
+template MaxPoolRows<float> max_pool_rows_avx2();
+template MaxPoolRows<double> max_pool_rows_avx2();
 
 }  // namespace sepconv::kernels
