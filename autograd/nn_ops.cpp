@@ -1,11 +1,7 @@
 #include "sepconv/autograd/nn_ops.h"
 
-#include <algorithm>
-#include <bit>
-#include <type_traits>
 #include <cmath>
-#include <limits>
-#include <memory>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
