@@ -1,16 +1,15 @@
 #include "sepconv/autograd/nn_ops.h"
 
-#include <algorithm>
-#include <bit>
-#include <type_traits>
 #include <cmath>
-#include <limits>
-#include <memory>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "sepconv/core/kernels/elementwise.h"
 #include "sepconv/core/kernels/gemm.h"
+#include "sepconv/core/kernels/normalization.h"
+#include "sepconv/core/kernels/pooling.h"
 
 namespace sepconv {
 
@@ -37,27 +36,6 @@ void require_channels(const Tensor<T>& v, int64_t channels, const char* op, cons
                                  channels, shape_str(input), shape_str(v.shape())));
 }
 
-// Rows per partial sum of the channel reductions. Fixed (not derived from the
-// thread count) so the order of every floating-point addition is fixed too.
-constexpr int64_t kReduceBlock = 256;
-
-// out[s * channels + c] = sum over rows of what `accumulate(begin, end, acc)`
-// adds into acc[s * channels + c] (nsums sums per channel, in double).
-// Blocks of rows run in parallel; their partial sums are combined in block order.
-template <typename F>
-std::vector<double> reduce_rows(int64_t rows, int64_t channels, int64_t nsums, F accumulate) {
-  const int64_t width = nsums * channels;
-  const int64_t blocks = (rows + kReduceBlock - 1) / kReduceBlock;
-  std::vector<double> partial(static_cast<size_t>(blocks * width), 0.0);
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < blocks; ++b)
-    accumulate(b * kReduceBlock, std::min(rows, (b + 1) * kReduceBlock), partial.data() + b * width);
-  std::vector<double> out(static_cast<size_t>(width), 0.0);
-  for (int64_t b = 0; b < blocks; ++b)
-    for (int64_t i = 0; i < width; ++i) out[i] += partial[b * width + i];
-  return out;
-}
-
 // Hands `write(dst, accumulate)` the gradient buffer of x: a fresh tensor to
 // overwrite (adopted without a copy) when x has no gradient yet, else the
 // existing one to add to. Saves the zero-fill and the read of a fresh buffer.
@@ -70,17 +48,6 @@ void write_grad(const Variable<T>& x, const char* op, F write) {
   Tensor<T> g = Tensor<T>::uninitialized(x.shape());
   write(g.data(), false);
   x.add_grad_owned(std::move(g), op);
-}
-
-// Column sums of a (rows, channels) matrix, in a fixed order.
-template <typename T>
-std::vector<double> column_sums(const T* m, int64_t rows, int64_t channels) {
-  return reduce_rows(rows, channels, 1, [&](int64_t r0, int64_t r1, double* acc) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const T* row = m + r * channels;
-      for (int64_t c = 0; c < channels; ++c) acc[c] += row[c];
-    }
-  });
 }
 
 }  // namespace
@@ -122,7 +89,7 @@ Variable<T> dense(const Variable<T>& x, const Variable<T>& kernel, const std::op
         if (rows > 0) gemm<T>(true, false, in, units, rows, T(1), x.value().data(), in, gy, units, T(1), gk, units);
       }
       if (bias && bias->requires_grad()) {
-        const std::vector<double> s = column_sums(gy, rows, units);
+        const std::vector<double> s = kernels::column_sums(gy, rows, units);
         T* gb = bias->grad_buffer().data();
         for (int64_t u = 0; u < units; ++u) gb[u] += static_cast<T>(s[u]);
       }
@@ -174,138 +141,20 @@ PoolGeometry make_pool_geometry(const Shape& input, std::array<int64_t, 2> pool_
   return g;
 }
 
-namespace {
-// The part of an output position's window that lies inside the input.
-struct Window {
-  int64_t h0, h1, w0, w1;
-};
-inline Window window(const PoolGeometry& g, int64_t oh, int64_t ow) {
-  const int64_t hs = oh * g.stride_h - g.pad_top, ws = ow * g.stride_w - g.pad_left;
-  return {std::max<int64_t>(hs, 0), std::min(hs + g.pool_h, g.in_h), std::max<int64_t>(ws, 0),
-          std::min(ws + g.pool_w, g.in_w)};
-}
-}  // namespace
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-// The library is built for baseline x86-64, where these channel loops run 4
-// floats at a time; the loader picks an AVX-512 or AVX2 build of them instead
-// (GCC function multiversioning). Max and select are exact: every build gives
-// the same bits. Measured on the Fashion-MNIST reference model (2 x 2 pools of
-// 32 and 64 channels): pooling was 14% of an epoch before.
-#define SEPCONV_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SEPCONV_VECTOR_CLONES
-#endif
-
-// y_row[ow, c] = the maximum of x_image[h, w, c] over window (oh, ow), for one output row.
-template <typename T>
-SEPCONV_VECTOR_CLONES void max_pool_row(const PoolGeometry& g, const T* __restrict x_image, int64_t oh,
-                                        T* __restrict y_row) {
-  const int64_t C = g.channels, W = g.in_w;
-  for (int64_t ow = 0; ow < g.out_w; ++ow) {
-    const Window wd = window(g, oh, ow);
-    T* __restrict best = y_row + ow * C;
-    const T* __restrict first = x_image + (wd.h0 * W + wd.w0) * C;
-    for (int64_t c = 0; c < C; ++c) best[c] = first[c];
-    for (int64_t h = wd.h0; h < wd.h1; ++h)
-      for (int64_t w = wd.w0; w < wd.w1; ++w) {
-        const T* __restrict xp = x_image + (h * W + w) * C;
-        for (int64_t c = 0; c < C; ++c) best[c] = xp[c] > best[c] ? xp[c] : best[c];
-      }
-  }
-}
-
-// The gradient of one output row: each window's gradient goes to its first
-// element equal to the maximum (the maximum was copied from it, so the match
-// is exact; TensorFlow's max-pool gradient picks the same element), through
-// `pending`, which holds it until an element takes it (compare-and-blend, so
-// the channel loop vectorizes). A window whose maximum is NaN passes nothing.
-// With `overwrite` (windows that tile the input), the covered elements of
-// gx_image are written rather than added to (as if zero-filled first).
-template <typename T>
-SEPCONV_VECTOR_CLONES void max_pool_row_backward(const PoolGeometry& g, const T* __restrict x_image,
-                                                 const T* __restrict y_row, const T* __restrict gy_row, int64_t oh,
-                                                 bool overwrite, T* __restrict gx_image, T* __restrict pending) {
-  using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
-  const int64_t C = g.channels, W = g.in_w;
-  for (int64_t ow = 0; ow < g.out_w; ++ow) {
-    const Window wd = window(g, oh, ow);
-    const T* __restrict m = y_row + ow * C;
-    const T* __restrict gy = gy_row + ow * C;
-    for (int64_t c = 0; c < C; ++c) pending[c] = gy[c];
-    for (int64_t h = wd.h0; h < wd.h1; ++h)
-      for (int64_t w = wd.w0; w < wd.w1; ++w) {
-        const T* __restrict xp = x_image + (h * W + w) * C;
-        T* __restrict gp = gx_image + (h * W + w) * C;
-        // Two instances of one loop, so that neither reads gp[c] needlessly.
-        auto take = [&](auto overwrite_c) __attribute__((always_inline)) {
-          for (int64_t c = 0; c < C; ++c) {  // bit masks instead of branches
-            const U hit = U(0) - static_cast<U>(xp[c] == m[c]);
-            const U bits = std::bit_cast<U>(pending[c]);
-            gp[c] = (overwrite_c ? T(0) : gp[c]) + std::bit_cast<T>(bits & hit);
-            pending[c] = std::bit_cast<T>(bits & ~hit);
-          }
-        };
-        if (overwrite)
-          take(std::true_type{});
-        else
-          take(std::false_type{});
-      }
-  }
-}
-
-// Whether the windows cover every input element exactly once (none overlap,
-// none is left out): then the gradient can be written without a zero-fill.
-bool windows_tile_input(const PoolGeometry& g) {
-  if (g.stride_h < g.pool_h || g.stride_w < g.pool_w) return false;
-  int64_t rows = 0, cols = 0;
-  for (int64_t oh = 0; oh < g.out_h; ++oh) {
-    const Window wd = window(g, oh, 0);
-    rows += wd.h1 - wd.h0;
-  }
-  for (int64_t ow = 0; ow < g.out_w; ++ow) {
-    const Window wd = window(g, 0, ow);
-    cols += wd.w1 - wd.w0;
-  }
-  return rows == g.in_h && cols == g.in_w;
-}
-
 template <typename T>
 Variable<T> max_pool2d(const Variable<T>& x, std::array<int64_t, 2> pool_size, std::array<int64_t, 2> strides,
                        Padding padding) {
-  const PoolGeometry g = make_pool_geometry(x.shape(), pool_size, strides, padding, "max_pool2d");
-  const int64_t image = g.in_h * g.in_w * g.channels, out_row = g.out_w * g.channels;
+  const kernels::PoolPlan<T> plan(make_pool_geometry(x.shape(), pool_size, strides, padding, "max_pool2d"));
+  const PoolGeometry& g = plan.geometry();
   Variable<T> y{Tensor<T>::uninitialized({g.batch, g.out_h, g.out_w, g.channels})};
-  const T* xd = x.value().data();
-  T* yd = y.value().data();
-#pragma omp parallel for schedule(static)
-  for (int64_t row = 0; row < g.batch * g.out_h; ++row)
-    max_pool_row(g, xd + row / g.out_h * image, row % g.out_h, yd + row * out_row);
+  plan.max_forward(x.value().data(), y.value().data());
   if (needs_grad<T>(x)) {
     y.set_requires_grad(true);
     // No argmax buffer: backward finds each window's first element equal to the output.
-    Tape<T>::current().record("max_pool2d", y, [x, y, g]() {
+    Tape<T>::current().record("max_pool2d", y, [x, y, plan]() {
       if (!y.has_grad()) return;
-      const int64_t image = g.in_h * g.in_w * g.channels, out_row = g.out_w * g.channels;
-      const T* xd = x.value().data();
-      const T* yd = y.value().data();
-      const T* gy = y.grad().data();
-      const bool tiled = windows_tile_input(g);
       write_grad(x, "max_pool2d", [&](T* gx, bool accumulate) {
-        const bool overwrite = tiled && !accumulate;
-        if (!accumulate && !tiled) std::fill(gx, gx + g.batch * image, T(0));
-        // One image per iteration: windows may overlap, but never across images.
-#pragma omp parallel
-        {
-          std::vector<T> pending(static_cast<size_t>(g.channels));
-#pragma omp for schedule(static)
-          for (int64_t n = 0; n < g.batch; ++n)
-            for (int64_t oh = 0; oh < g.out_h; ++oh) {
-              const int64_t row = n * g.out_h + oh;
-              max_pool_row_backward(g, xd + n * image, yd + row * out_row, gy + row * out_row, oh, overwrite,
-                                    gx + n * image, pending.data());
-            }
-        }
+        plan.max_backward(x.value().data(), y.value().data(), y.grad().data(), gx, accumulate);
       });
     });
   }
@@ -315,46 +164,15 @@ Variable<T> max_pool2d(const Variable<T>& x, std::array<int64_t, 2> pool_size, s
 template <typename T>
 Variable<T> avg_pool2d(const Variable<T>& x, std::array<int64_t, 2> pool_size, std::array<int64_t, 2> strides,
                        Padding padding) {
-  const PoolGeometry g = make_pool_geometry(x.shape(), pool_size, strides, padding, "avg_pool2d");
-  const int64_t C = g.channels, H = g.in_h, W = g.in_w, OH = g.out_h, OW = g.out_w;
-  Variable<T> y{Tensor<T>({g.batch, OH, OW, C})};
-  const T* xd = x.value().data();
-  T* yd = y.value().data();
-#pragma omp parallel for schedule(static)
-  for (int64_t row = 0; row < g.batch * OH; ++row) {
-    const int64_t n = row / OH, oh = row % OH;
-    for (int64_t ow = 0; ow < OW; ++ow) {
-      const Window wd = window(g, oh, ow);
-      T* __restrict out = yd + ((n * OH + oh) * OW + ow) * C;
-      for (int64_t h = wd.h0; h < wd.h1; ++h)
-        for (int64_t w = wd.w0; w < wd.w1; ++w) {
-          const T* __restrict xp = xd + ((n * H + h) * W + w) * C;
-          for (int64_t c = 0; c < C; ++c) out[c] += xp[c];
-        }
-      const T inv = T(1) / static_cast<T>((wd.h1 - wd.h0) * (wd.w1 - wd.w0));
-      for (int64_t c = 0; c < C; ++c) out[c] *= inv;
-    }
-  }
+  const kernels::PoolPlan<T> plan(make_pool_geometry(x.shape(), pool_size, strides, padding, "avg_pool2d"));
+  const PoolGeometry& g = plan.geometry();
+  Variable<T> y{Tensor<T>::uninitialized({g.batch, g.out_h, g.out_w, g.channels})};
+  plan.avg_forward(x.value().data(), y.value().data());
   if (needs_grad<T>(x)) {
     y.set_requires_grad(true);
-    Tape<T>::current().record("avg_pool2d", y, [x, y, g]() {
+    Tape<T>::current().record("avg_pool2d", y, [x, y, plan]() {
       if (!y.has_grad()) return;
-      const int64_t C = g.channels, H = g.in_h, W = g.in_w, OH = g.out_h, OW = g.out_w;
-      const T* gy = y.grad().data();
-      T* gx = x.grad_buffer().data();
-#pragma omp parallel for schedule(static)
-      for (int64_t n = 0; n < g.batch; ++n)
-        for (int64_t oh = 0; oh < OH; ++oh)
-          for (int64_t ow = 0; ow < OW; ++ow) {
-            const Window wd = window(g, oh, ow);
-            const T inv = T(1) / static_cast<T>((wd.h1 - wd.h0) * (wd.w1 - wd.w0));
-            const T* __restrict go = gy + ((n * OH + oh) * OW + ow) * C;
-            for (int64_t h = wd.h0; h < wd.h1; ++h)
-              for (int64_t w = wd.w0; w < wd.w1; ++w) {
-                T* __restrict gp = gx + ((n * H + h) * W + w) * C;
-                for (int64_t c = 0; c < C; ++c) gp[c] += go[c] * inv;
-              }
-          }
+      plan.avg_backward_add(y.grad().data(), x.grad_buffer().data());
     });
   }
   return y;
@@ -368,32 +186,13 @@ Variable<T> global_average_pool2d(const Variable<T>& x, bool keepdims) {
     throw ShapeError(fmt::format("global_average_pool2d: input has no positions, received shape {}",
                                  shape_str(x.shape())));
   Variable<T> y{Tensor<T>::uninitialized(keepdims ? Shape{N, 1, 1, C} : Shape{N, C})};
-  const T* xd = x.value().data();
-  T* yd = y.value().data();
-  const double inv = 1.0 / static_cast<double>(HW);
-#pragma omp parallel for schedule(static)
-  for (int64_t n = 0; n < N; ++n) {
-    std::vector<double> acc(static_cast<size_t>(C), 0.0);
-    for (int64_t p = 0; p < HW; ++p) {
-      const T* xp = xd + (n * HW + p) * C;
-      for (int64_t c = 0; c < C; ++c) acc[c] += xp[c];
-    }
-    for (int64_t c = 0; c < C; ++c) yd[n * C + c] = static_cast<T>(acc[c] * inv);
-  }
+  kernels::global_avg_pool_forward(N, HW, C, x.value().data(), y.value().data());
   if (needs_grad<T>(x)) {
     y.set_requires_grad(true);
     Tape<T>::current().record("global_average_pool2d", y, [x, y, N, HW, C]() {
       if (!y.has_grad()) return;
-      const T* gy = y.grad().data();
-      const T inv = T(1) / static_cast<T>(HW);
       write_grad(x, "global_average_pool2d", [&](T* gx, bool acc) {
-#pragma omp parallel for schedule(static)
-        for (int64_t n = 0; n < N; ++n)
-          for (int64_t p = 0; p < HW; ++p) {
-            T* __restrict gp = gx + (n * HW + p) * C;
-            const T* __restrict g = gy + n * C;
-            for (int64_t c = 0; c < C; ++c) gp[c] = (acc ? gp[c] : T(0)) + g[c] * inv;
-          }
+        kernels::global_avg_pool_backward(N, HW, C, y.grad().data(), gx, acc);
       });
     });
   }
@@ -420,19 +219,9 @@ void bn_backward(const Variable<T>& x, const std::optional<Variable<T>>& gamma, 
   const int64_t C = static_cast<int64_t>(mean.size()), rows = x.value().size() / C;
   const T* xd = x.value().data();
   const T* gy = y.grad().data();
-  const T* m = mean.data();
   const T* is = inv_std.data();
   // sums[c] = sum(dy), sums[C + c] = sum(dy * xhat)
-  const std::vector<double> sums = reduce_rows(rows, C, 2, [&](int64_t r0, int64_t r1, double* acc) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const T* __restrict xr = xd + r * C;
-      const T* __restrict gr = gy + r * C;
-      for (int64_t c = 0; c < C; ++c) {
-        acc[c] += gr[c];
-        acc[C + c] += static_cast<double>(gr[c]) * static_cast<double>((xr[c] - m[c]) * is[c]);
-      }
-    }
-  });
+  const std::vector<double> sums = kernels::batch_norm_backward_sums(xd, gy, rows, C, mean.data(), is);
   if (beta && beta->requires_grad()) {
     T* gb = beta->grad_buffer().data();
     for (int64_t c = 0; c < C; ++c) gb[c] += static_cast<T>(sums[c]);
@@ -451,23 +240,9 @@ void bn_backward(const Variable<T>& x, const std::optional<Variable<T>>& gamma, 
       mean_dy_xhat[c] = static_cast<T>(sums[C + c] / static_cast<double>(rows));
     }
   }
-  const T* sc = scale.data();
-  const T* md = mean_dy.data();
-  const T* mdx = mean_dy_xhat.data();
   write_grad(x, "batch_norm", [&](T* gx, bool acc) {
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      const T* __restrict xr = xd + r * C;
-      const T* __restrict gr = gy + r * C;
-      T* __restrict gxr = gx + r * C;
-      if (training)
-        for (int64_t c = 0; c < C; ++c) {
-          const T v = sc[c] * (gr[c] - md[c] - (xr[c] - m[c]) * is[c] * mdx[c]);
-          gxr[c] = acc ? gxr[c] + v : v;
-        }
-      else
-        for (int64_t c = 0; c < C; ++c) gxr[c] = acc ? gxr[c] + sc[c] * gr[c] : sc[c] * gr[c];
-    }
+    kernels::batch_norm_backward_input(xd, gy, rows, C, mean.data(), is, scale.data(), mean_dy.data(),
+                                       mean_dy_xhat.data(), training, gx, acc);
   });
 }
 
@@ -483,13 +258,7 @@ Variable<T> bn_apply(const Variable<T>& x, const std::optional<Variable<T>>& gam
     shift[c] = (beta ? beta->value()[c] : T(0)) - mean[c] * scale[c];
   }
   Variable<T> y{Tensor<T>::uninitialized(x.shape())};
-  const T* __restrict xd = x.value().data();
-  T* __restrict yd = y.value().data();
-  const T* __restrict sc = scale.data();
-  const T* __restrict sh = shift.data();
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < C; ++c) yd[r * C + c] = xd[r * C + c] * sc[c] + sh[c];
+  kernels::scale_shift(x.value().data(), rows, C, scale.data(), shift.data(), y.value().data());
   return y;
 }
 
@@ -511,26 +280,12 @@ BatchNormOutput<T> batch_norm_training(const Variable<T>& x, const std::optional
   if (rows == 0)
     throw ShapeError(fmt::format("batch_norm: training mode needs at least one sample, received shape {}",
                                  shape_str(x.shape())));
-  const T* xd = x.value().data();
-  // Two passes (mean, then squared deviations) in double: no cancellation.
-  const std::vector<double> s1 = reduce_rows(rows, C, 1, [&](int64_t r0, int64_t r1, double* acc) {
-    for (int64_t r = r0; r < r1; ++r)
-      for (int64_t c = 0; c < C; ++c) acc[c] += xd[r * C + c];
-  });
-  std::vector<double> mean_d(static_cast<size_t>(C));
-  for (int64_t c = 0; c < C; ++c) mean_d[c] = s1[c] / static_cast<double>(rows);
-  const double* md = mean_d.data();
-  const std::vector<double> s2 = reduce_rows(rows, C, 1, [&](int64_t r0, int64_t r1, double* acc) {
-    for (int64_t r = r0; r < r1; ++r)
-      for (int64_t c = 0; c < C; ++c) {
-        const double d = xd[r * C + c] - md[c];
-        acc[c] += d * d;
-      }
-  });
+  std::vector<double> mean_d, var_d;
+  kernels::batch_moments(x.value().data(), rows, C, mean_d, var_d);
   BatchNormOutput<T> out{Variable<T>(), Tensor<T>({C}), Tensor<T>({C})};
   std::vector<T> mean(static_cast<size_t>(C)), inv_std(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c) {
-    const double var = s2[c] / static_cast<double>(rows);
+    const double var = var_d[c];
     mean[c] = static_cast<T>(mean_d[c]);
     inv_std[c] = static_cast<T>(1.0 / std::sqrt(var + epsilon));
     out.mean[c] = mean[c];
@@ -570,15 +325,6 @@ Variable<T> batch_norm_inference(const Variable<T>& x, const Tensor<T>& mean, co
 
 // ---- dropout ----------------------------------------------------------------------
 
-namespace {
-inline uint64_t splitmix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-}  // namespace
-
 template <typename T>
 Tensor<T> dropout_mask(const Shape& shape, double rate, uint64_t seed, uint64_t counter) {
   if (!(rate >= 0.0 && rate <= 1.0))
@@ -586,23 +332,9 @@ Tensor<T> dropout_mask(const Shape& shape, double rate, uint64_t seed, uint64_t 
         "Invalid value received for argument `rate`. Expected a float value between 0 and 1. Received: rate={}", rate));
   if (rate >= 1.0) return Tensor<T>(shape);  // everything dropped
   Tensor<T> mask = Tensor<T>::uninitialized(shape);
-  const int64_t n = mask.size();
-  const T keep = static_cast<T>(1.0 / (1.0 - rate));
   // Counter-based: element i's draw depends only on (seed, counter, i), so the
   // mask is the same whatever the thread count.
-  // Each 64-bit hash gives four 16-bit draws (the hash is the costly part);
-  // an element is kept when its draw is >= round(rate * 65536), so the rate is
-  // applied to within 2^-17.
-  const uint64_t key = splitmix64(seed ^ splitmix64(counter + 0x632be59bd9b4e019ULL));
-  const uint64_t threshold = static_cast<uint64_t>(std::llround(rate * 65536.0));
-  T* md = mask.data();
-  const int64_t groups = (n + 3) / 4;
-#pragma omp parallel for schedule(static)
-  for (int64_t q = 0; q < groups; ++q) {
-    const uint64_t r = splitmix64(key + static_cast<uint64_t>(q));
-    for (int64_t k = 0; k < 4 && 4 * q + k < n; ++k)
-      md[4 * q + k] = ((r >> (16 * k)) & 0xffffULL) >= threshold ? keep : T(0);
-  }
+  kernels::dropout_mask(mask.size(), rate, seed, counter, static_cast<T>(1.0 / (1.0 - rate)), mask.data());
   return mask;
 }
 
@@ -613,21 +345,13 @@ Variable<T> apply_mask(const Variable<T>& x, const Tensor<T>& mask) {
                                  shape_str(mask.shape()), shape_str(x.shape())));
   Variable<T> y{Tensor<T>::uninitialized(x.shape())};
   const int64_t n = x.value().size();
-  const T* xd = x.value().data();
-  const T* md = mask.data();
-  T* yd = y.value().data();
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) yd[i] = xd[i] * md[i];
+  kernels::multiply(n, x.value().data(), mask.data(), y.value().data());
   if (needs_grad<T>(x)) {
     y.set_requires_grad(true);
     Tape<T>::current().record("dropout", y, [x, y, mask, n]() {
       if (!y.has_grad()) return;
-      const T* gy = y.grad().data();
-      const T* md = mask.data();
-      write_grad(x, "dropout", [&](T* gx, bool acc) {
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < n; ++i) gx[i] = (acc ? gx[i] : T(0)) + gy[i] * md[i];
-      });
+      write_grad(x, "dropout",
+                 [&](T* gx, bool acc) { kernels::multiply_add(n, y.grad().data(), mask.data(), gx, acc); });
     });
   }
   return y;
@@ -640,27 +364,6 @@ Variable<T> dropout(const Variable<T>& x, double rate, uint64_t seed, uint64_t c
 
 // ---- image flips -------------------------------------------------------------------
 
-namespace {
-// dst = src with each image's rows and/or columns reversed; its own inverse.
-template <typename T>
-void flip_copy(const T* src, T* dst, int64_t N, int64_t H, int64_t W, int64_t C, const std::vector<uint8_t>& fh,
-               const std::vector<uint8_t>& fw, bool accumulate) {
-#pragma omp parallel for schedule(static)
-  for (int64_t row = 0; row < N * H; ++row) {
-    const int64_t n = row / H, h = row % H, sh = fh[n] ? H - 1 - h : h;
-    for (int64_t w = 0; w < W; ++w) {
-      const int64_t sw = fw[n] ? W - 1 - w : w;
-      const T* __restrict s = src + ((n * H + sh) * W + sw) * C;
-      T* __restrict d = dst + ((n * H + h) * W + w) * C;
-      if (accumulate)
-        for (int64_t c = 0; c < C; ++c) d[c] += s[c];
-      else
-        for (int64_t c = 0; c < C; ++c) d[c] = s[c];
-    }
-  }
-}
-}  // namespace
-
 template <typename T>
 Variable<T> flip_images(const Variable<T>& x, const std::vector<uint8_t>& flip_h, const std::vector<uint8_t>& flip_w) {
   require_rank(x, 4, "flip_images", "x");
@@ -669,13 +372,13 @@ Variable<T> flip_images(const Variable<T>& x, const std::vector<uint8_t>& flip_h
     throw ShapeError(fmt::format("flip_images: need one flag per image ({}), received {} and {}", N, flip_h.size(),
                                  flip_w.size()));
   Variable<T> y{Tensor<T>::uninitialized(x.shape())};
-  flip_copy(x.value().data(), y.value().data(), N, H, W, C, flip_h, flip_w, false);
+  kernels::flip_images(x.value().data(), y.value().data(), N, H, W, C, flip_h, flip_w, false);
   if (needs_grad<T>(x)) {
     y.set_requires_grad(true);
     Tape<T>::current().record("flip_images", y, [x, y, flip_h, flip_w, N, H, W, C]() {
       if (!y.has_grad()) return;
       write_grad(x, "flip_images",
-                 [&](T* gx, bool acc) { flip_copy(y.grad().data(), gx, N, H, W, C, flip_h, flip_w, acc); });
+                 [&](T* gx, bool acc) { kernels::flip_images(y.grad().data(), gx, N, H, W, C, flip_h, flip_w, acc); });
     });
   }
   return y;

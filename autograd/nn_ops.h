@@ -5,10 +5,10 @@
 // captures only what backward needs. Every op is gradient-checked in double in
 // tests/test_nn_ops_gradcheck.cpp.
 //
-// Threading: loops are split over independent outputs (OpenMP); every
-// reduction across a batch (weight and bias gradients, batch statistics) runs
-// over fixed blocks of rows combined in block order, so results are bitwise the
-// same whatever the thread count.
+// The loops are kernels of core/kernels/ (pooling.h, normalization.h,
+// elementwise.h); every reduction across a batch there runs over fixed blocks
+// of rows combined in block order, so results are bitwise the same whatever
+// the thread count.
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -16,6 +16,7 @@
 
 #include "sepconv/autograd/tape.h"
 #include "sepconv/core/geometry.h"
+#include "sepconv/core/kernels/pooling.h"
 
 namespace sepconv {
 
@@ -29,14 +30,6 @@ template <typename T>
 Variable<T> matmul(const Variable<T>& a, const Variable<T>& b);
 
 // ---- pooling (NHWC) -------------------------------------------------------------
-// Window geometry of a 2-D pooling; the output size and the "same" padding split
-// follow Keras/TensorFlow (the odd pixel of padding goes to the bottom/right).
-struct PoolGeometry {
-  int64_t batch = 0, in_h = 0, in_w = 0, channels = 0;
-  int64_t pool_h = 1, pool_w = 1, stride_h = 1, stride_w = 1;
-  int64_t pad_top = 0, pad_left = 0;
-  int64_t out_h = 0, out_w = 0;
-};
 // input: (batch, h, w, channels). Throws ValueError for a non-positive pool size
 // or stride, or an empty output; ShapeError for an input that is not rank 4.
 PoolGeometry make_pool_geometry(const Shape& input, std::array<int64_t, 2> pool_size, std::array<int64_t, 2> strides,

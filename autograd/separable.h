@@ -1,18 +1,11 @@
 #pragma once
 // The separable convolution as one op: depthwise (k x k per channel) then
-// pointwise (1 x 1 across channels) then an optional bias, on NHWC data (or
-// NCHW, see the data_format argument).
-// It is the seam where the fused kernels plug in: the layer calls this op,
-// and its implementation may keep or recompute the depthwise intermediate.
-//
-// On AVX-512 (float) the op is fused: bands of a few output rows are convolved
-// depthwise into a buffer that stays in cache and multiplied by the pointwise
-// kernel at once, bias (and optionally relu) applied as the result is stored;
-// the intermediate is never written to memory. Backward recomputes it band by
-// band the same way. Elsewhere the op runs the unfused kernels one after the
-// other. Either way the gradients are those of the composition
-// depthwise_conv2d -> pointwise_conv2d -> bias_add (-> relu), and do not depend
-// on the thread count.
+// pointwise (1 x 1 across channels) then an optional bias (and relu), on NHWC
+// data (or NCHW, see the data_format argument). It calls the kernels of
+// core/kernels/separable.h, which may fuse the steps and recompute the
+// depthwise intermediate in backward instead of keeping it; the gradients are
+// those of the composition depthwise_conv2d -> pointwise_conv2d -> bias_add
+// (-> relu), and do not depend on the thread count.
 #include <array>
 #include <optional>
 

@@ -7,12 +7,15 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "sepconv/autograd/gradcheck.h"
+#include "sepconv/autograd/nn_ops.h"
 #include "sepconv/autograd/ops.h"
 #include "sepconv/autograd/separable.h"
 #include "sepconv/core/cpu.h"
@@ -21,6 +24,8 @@
 #include "sepconv/core/kernels/depthwise_kernels.h"
 #include "sepconv/core/kernels/gemm.h"
 #include "sepconv/core/kernels/gemm_kernels.h"
+#include "sepconv/core/kernels/pooling.h"
+#include "sepconv/core/kernels/separable.h"
 #include "sepconv/core/kernels/transpose.h"
 #include "sepconv/core/parallel.h"
 #include "sepconv/core/tensor.h"
@@ -718,4 +723,185 @@ BOOST_AUTO_TEST_CASE(separable_op_rejects_bad_shapes) {
   Variable<float> rank3(Tensor<float>({5, 5, 3}));
   BOOST_CHECK_THROW(separable_conv2d<float>(rank3, dk, pk, std::nullopt, {1, 1}, {1, 1}, Padding::Same), ShapeError);
   BOOST_CHECK_THROW(separable_conv2d<float>(x, dk, pk, std::nullopt, {2, 2}, {2, 2}, Padding::Same), ValueError);
+}
+
+// ---- the kernel plans against their plain reference twins ------------------------
+
+namespace {
+
+struct PoolCase {
+  int64_t n, h, w, c;
+  std::array<int64_t, 2> pool, strides;
+  Padding pad;
+};
+
+// Tiling and overlapping windows, "same" padding with the odd pixel at the
+// bottom/right, windows larger than the stride or than the image, channel
+// counts around the vector widths.
+std::vector<PoolCase> pool_cases() {
+  return {
+      {2, 8, 8, 32, {2, 2}, {2, 2}, Padding::Valid},  // tiles the input
+      {2, 7, 9, 17, {2, 2}, {2, 2}, Padding::Same},
+      {1, 9, 9, 5, {3, 3}, {2, 2}, Padding::Valid},  // overlapping
+      {2, 10, 7, 33, {3, 3}, {1, 1}, Padding::Same},
+      {1, 6, 11, 64, {3, 2}, {2, 3}, Padding::Same},
+      {3, 5, 5, 1, {5, 5}, {1, 1}, Padding::Same},  // window larger than the image
+      {1, 12, 12, 9, {2, 4}, {3, 1}, Padding::Valid},
+      {2, 4, 4, 3, {1, 1}, {1, 1}, Padding::Valid},
+  };
+}
+
+std::string describe(const PoolCase& pc) {
+  return "n=" + std::to_string(pc.n) + " h=" + std::to_string(pc.h) + " w=" + std::to_string(pc.w) +
+         " c=" + std::to_string(pc.c) + " pool=" + std::to_string(pc.pool[0]) + "x" + std::to_string(pc.pool[1]) +
+         " strides=" + std::to_string(pc.strides[0]) + "," + std::to_string(pc.strides[1]) + " " +
+         padding_name(pc.pad);
+}
+
+// Values on a coarse grid, so that windows often hold their maximum twice and
+// the first-maximum rule is exercised.
+template <typename T>
+Tensor<T> tied_tensor(const Shape& shape, std::mt19937& rng) {
+  std::uniform_int_distribution<int> ud(-3, 3);
+  Tensor<T> t(shape);
+  for (auto& v : t) v = static_cast<T>(ud(rng)) / T(4);
+  return t;
+}
+
+template <typename T>
+void check_pooling_against_reference() {
+  std::mt19937 rng(11);
+  for (const PoolCase& pc : pool_cases()) {
+    const PoolGeometry g = make_pool_geometry({pc.n, pc.h, pc.w, pc.c}, pc.pool, pc.strides, pc.pad, "test");
+    const Shape in_shape{pc.n, pc.h, pc.w, pc.c}, out_shape{pc.n, g.out_h, g.out_w, pc.c};
+    const Tensor<T> x_tied = tied_tensor<T>(in_shape, rng), x = random_tensor<T>(in_shape, rng);
+    const Tensor<T> gy = random_tensor<T>(out_shape, rng), gx0 = random_tensor<T>(in_shape, rng);
+    // The longest sums: an input element takes a share of every window covering it.
+    const int64_t window = pc.pool[0] * pc.pool[1];
+    for (cpu::Isa isa : isas()) {
+      cpu::ScopedIsa guard(isa);
+      const kernels::PoolPlan<T> plan(g);
+      BOOST_TEST_CONTEXT(DTypeName<T>::value << " " << cpu::isa_name(isa) << " " << describe(pc)) {
+        for (const Tensor<T>* input : {&x_tied, &x}) {
+          Tensor<T> y_ref(out_shape), gx_ref(in_shape);
+          kernels::max_pool_forward_reference(g, input->data(), y_ref.data());
+          kernels::max_pool_backward_reference(g, input->data(), gy.data(), gx_ref.data());
+          // Poisoned outputs: every element must be written.
+          Tensor<T> y(out_shape, T(NAN)), gx(in_shape, T(NAN));
+          plan.max_forward(input->data(), y.data());
+          plan.max_backward(input->data(), y.data(), gy.data(), gx.data(), false);
+          BOOST_TEST(bitwise_equal(y, y_ref));  // max and select are exact
+          BOOST_TEST(bitwise_equal(gx, gx_ref));
+          Tensor<T> gx_acc = gx0.clone(), want_acc = gx0.clone();
+          plan.max_backward(input->data(), y.data(), gy.data(), gx_acc.data(), true);
+          for (int64_t i = 0; i < want_acc.size(); ++i) want_acc[i] += gx_ref[i];
+          BOOST_TEST(close(gx_acc, want_acc, tolerance<T>(window)));
+        }
+        Tensor<T> y_ref(out_shape), gx_ref(in_shape);
+        kernels::avg_pool_forward_reference(g, x.data(), y_ref.data());
+        kernels::avg_pool_backward_reference(g, gy.data(), gx_ref.data());
+        Tensor<T> y(out_shape, T(NAN)), gx(in_shape);
+        plan.avg_forward(x.data(), y.data());
+        plan.avg_backward_add(gy.data(), gx.data());
+        BOOST_TEST(close(y, y_ref, tolerance<T>(window)));
+        BOOST_TEST(close(gx, gx_ref, tolerance<T>(window)));
+      }
+    }
+  }
+}
+
+// The plan (fused on AVX-512 for float, else the unfused kernels) against the
+// plain loops, in both layouts.
+template <typename T>
+void check_separable_plan_against_reference(const std::vector<SepCase>& cases) {
+  std::mt19937 rng(13);
+  for (const SepCase& cs : cases)
+    for (bool first : {false, true}) {
+      kernels::SeparableGeometry sg;
+      sg.conv = make_conv_geometry(cs.n, cs.h, cs.w, cs.c, cs.dm, cs.k, cs.s, cs.d, cs.pad);
+      sg.filters = cs.f;
+      sg.channels_first = first;
+      const ConvGeometry& g = sg.conv;
+      const int64_t K = sg.mid_channels();
+      const Tensor<T> x = random_tensor<T>({g.input_size()}, rng), dk = random_tensor<T>({g.kernel_size()}, rng);
+      const Tensor<T> pk = random_tensor<T>({sg.pointwise_size()}, rng), b = random_tensor<T>({cs.f}, rng);
+      const Tensor<T> dy = random_tensor<T>({sg.output_size()}, rng);
+      const T* bias = cs.bias ? b.data() : nullptr;
+      Tensor<T> y_ref({sg.output_size()}), gx_ref({g.input_size()}), gdk_ref({g.kernel_size()});
+      Tensor<T> gpk_ref({sg.pointwise_size()}), gb_ref({cs.f});
+      kernels::separable_forward_reference(sg, x.data(), dk.data(), pk.data(), bias, cs.relu, y_ref.data());
+      kernels::separable_backward_reference(sg, x.data(), dk.data(), pk.data(), y_ref.data(), dy.data(), cs.relu,
+                                            gx_ref.data(), gdk_ref.data(), gpk_ref.data(), gb_ref.data());
+      const int64_t terms = cs.k[0] * cs.k[1] * K + sg.rows() * cs.k[0] * cs.k[1];
+      const double tol = tolerance<T>(terms);
+      for (cpu::Isa isa : isas()) {
+        cpu::ScopedIsa guard(isa);
+        const kernels::SeparablePlan<T> plan(sg, cs.relu);
+        const bool fused = std::is_same_v<T, float> && isa == cpu::Isa::Avx512;
+        BOOST_TEST_CONTEXT(DTypeName<T>::value << " " << cpu::isa_name(isa) << " "
+                                               << kernels::separable_path_name(plan.backward_path())
+                                               << " channels_first=" << first << " f=" << cs.f
+                                               << " bias=" << cs.bias << " relu=" << cs.relu << " "
+                                               << describe({cs.n, cs.h, cs.w, cs.c, cs.dm, cs.k, cs.s, cs.d,
+                                                            cs.pad})) {
+          BOOST_TEST((plan.forward_path() == (fused ? kernels::SeparablePath::FusedAvx512
+                                                    : kernels::SeparablePath::Unfused)));
+          BOOST_TEST((plan.backward_path() == (fused && cs.n >= 2 ? kernels::SeparablePath::FusedAvx512
+                                                                  : kernels::SeparablePath::Unfused)));
+          kernels::ReluMask mask;
+          Tensor<T> y({sg.output_size()}, T(NAN)), gx({g.input_size()}, T(NAN)), gdk({g.kernel_size()}, T(NAN));
+          Tensor<T> gpk({sg.pointwise_size()}, T(NAN)), gb({cs.f}, T(NAN));
+          plan.forward(x.data(), dk.data(), pk.data(), bias, y.data(), &mask);
+          BOOST_TEST(mask.empty() == !plan.wants_relu_mask());
+          plan.backward(x.data(), dk.data(), pk.data(), y.data(), &mask, dy.data(), gx.data(), gdk.data(),
+                        gpk.data(), gb.data());
+          BOOST_TEST(close(y, y_ref, tol));
+          BOOST_TEST(close(gx, gx_ref, tol));
+          BOOST_TEST(close(gdk, gdk_ref, tol));
+          BOOST_TEST(close(gpk, gpk_ref, tol));
+          BOOST_TEST(close(gb, gb_ref, tol));
+        }
+      }
+    }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(pool_plan_matches_reference_float) { check_pooling_against_reference<float>(); }
+BOOST_AUTO_TEST_CASE(pool_plan_matches_reference_double) { check_pooling_against_reference<double>(); }
+
+BOOST_AUTO_TEST_CASE(separable_plan_matches_reference_float) {
+  check_separable_plan_against_reference<float>(separable_cases());
+  check_separable_plan_against_reference<float>(random_separable_cases(30, 606));
+}
+BOOST_AUTO_TEST_CASE(separable_plan_matches_reference_double) {
+  check_separable_plan_against_reference<double>(separable_cases());
+}
+
+BOOST_AUTO_TEST_CASE(separable_op_is_recorded_with_its_output) {
+  // Recorded with its output like every other op: --check-numerics names it,
+  // and its output's gradient is freed once its backward has run.
+  Tape<float>::current().clear();
+  std::mt19937 rng(31);
+  Variable<float> x(random_tensor<float>({2, 5, 5, 3}, rng), true), dk(random_tensor<float>({3, 3, 3, 1}, rng), true);
+  Variable<float> pk(random_tensor<float>({1, 1, 3, 4}, rng), true);
+  Variable<float> y = separable_conv2d<float>(x, dk, pk, std::nullopt, {1, 1}, {1, 1}, Padding::Same);
+  Variable<float> loss = sum(mul(y, y));
+  Tape<float>::current().backward(loss);
+  BOOST_TEST(!y.has_grad());
+  BOOST_TEST(x.has_grad());
+
+  x.value()[0] = std::numeric_limits<float>::infinity();
+  set_check_numerics(true);
+  try {
+    NameScope scope("sep_layer");
+    (void)separable_conv2d<float>(x, dk, pk, std::nullopt, {1, 1}, {1, 1}, Padding::Same);
+    BOOST_FAIL("expected NumericsError");
+  } catch (const NumericsError& e) {
+    const std::string msg = e.what();
+    BOOST_TEST(msg.find("separable_conv2d") != std::string::npos, msg);
+    BOOST_TEST(msg.find("sep_layer") != std::string::npos, msg);
+  }
+  set_check_numerics(false);
+  Tape<float>::current().clear();
 }

@@ -1,6 +1,6 @@
 #pragma once
 // Internal: the depthwise building blocks shared by the standalone kernels
-// (depthwise.cpp) and the fused separable op (autograd/separable.cpp).
+// (depthwise.cpp) and the fused separable kernels (separable_fused.cpp).
 //
 // A DepthwisePlan precomputes the taps of one geometry and works on bands of
 // rows of one image, so a caller can interleave depthwise work with other work

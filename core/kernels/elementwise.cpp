@@ -1,0 +1,72 @@
+#include "sepconv/core/kernels/elementwise.h"
+
+#include <cmath>
+
+namespace sepconv::kernels {
+
+namespace {
+inline uint64_t splitmix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+template <typename T>
+void dropout_mask(int64_t n, double rate, uint64_t seed, uint64_t counter, T keep, T* md) {
+  // Each 64-bit hash gives four 16-bit draws (the hash is the costly part);
+  // an element is kept when its draw is >= round(rate * 65536), so the rate is
+  // applied to within 2^-17.
+  const uint64_t key = splitmix64(seed ^ splitmix64(counter + 0x632be59bd9b4e019ULL));
+  const uint64_t threshold = static_cast<uint64_t>(std::llround(rate * 65536.0));
+  const int64_t groups = (n + 3) / 4;
+#pragma omp parallel for schedule(static)
+  for (int64_t q = 0; q < groups; ++q) {
+    const uint64_t r = splitmix64(key + static_cast<uint64_t>(q));
+    for (int64_t k = 0; k < 4 && 4 * q + k < n; ++k)
+      md[4 * q + k] = ((r >> (16 * k)) & 0xffffULL) >= threshold ? keep : T(0);
+  }
+}
+
+template <typename T>
+void multiply(int64_t n, const T* a, const T* b, T* out) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] * b[i];
+}
+
+template <typename T>
+void multiply_add(int64_t n, const T* a, const T* b, T* out, bool accumulate) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) out[i] = (accumulate ? out[i] : T(0)) + a[i] * b[i];
+}
+
+template <typename T>
+void flip_images(const T* src, T* dst, int64_t N, int64_t H, int64_t W, int64_t C, const std::vector<uint8_t>& fh,
+                 const std::vector<uint8_t>& fw, bool accumulate) {
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < N * H; ++row) {
+    const int64_t n = row / H, h = row % H, sh = fh[n] ? H - 1 - h : h;
+    for (int64_t w = 0; w < W; ++w) {
+      const int64_t sw = fw[n] ? W - 1 - w : w;
+      const T* __restrict s = src + ((n * H + sh) * W + sw) * C;
+      T* __restrict d = dst + ((n * H + h) * W + w) * C;
+      if (accumulate)
+        for (int64_t c = 0; c < C; ++c) d[c] += s[c];
+      else
+        for (int64_t c = 0; c < C; ++c) d[c] = s[c];
+    }
+  }
+}
+
+#define SEPCONV_INSTANTIATE(T)                                                                                 \
+  template void dropout_mask<T>(int64_t, double, uint64_t, uint64_t, T, T*);                                   \
+  template void multiply<T>(int64_t, const T*, const T*, T*);                                                  \
+  template void multiply_add<T>(int64_t, const T*, const T*, T*, bool);                                        \
+  template void flip_images<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, const std::vector<uint8_t>&, \
+                               const std::vector<uint8_t>&, bool);
+SEPCONV_INSTANTIATE(float)
+SEPCONV_INSTANTIATE(double)
+#undef SEPCONV_INSTANTIATE
+
+}  // namespace sepconv::kernels
