@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages this project needs, if any is missing.
 # Usage: scripts/install-deps.sh [--fuzz] [--bench]
-#   --fuzz   also clang and its runtimes (sanitizers, libFuzzer)
+#   --fuzz   also clang and its runtimes (sanitizers, libFuzzer, LLVM OpenMP)
 #   --bench  also PyTorch, for the peer benchmarks in ../shared/bench
 set -euo pipefail
 packages=(cmake g++ make pkg-config libopenblas-dev libboost-test-dev libfmt-dev nlohmann-json3-dev
           zlib1g-dev libcli11-dev dataset-fashion-mnist)
 for arg in "$@"; do
   case "$arg" in
-    --fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    --fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;
     --bench) packages+=(python3-torch python3-numpy) ;;
     *) echo "unknown option: $arg" >&2; exit 2 ;;
   esac
