@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "sepconv/autograd/checks.h"
 #include "sepconv/core/kernels/elementwise.h"
 #include "sepconv/core/kernels/gemm.h"
 #include "sepconv/core/kernels/normalization.h"
@@ -15,11 +16,7 @@ namespace sepconv {
 
 namespace {
 
-template <typename T>
-void require_rank(const Variable<T>& x, int64_t rank, const char* op, const char* arg) {
-  if (x.value().rank() != rank)
-    throw ShapeError(fmt::format("{}: `{}` must be rank {}, received shape {}", op, arg, rank, shape_str(x.shape())));
-}
+using op_checks::require_rank;
 
 template <typename T>
 void require_channels(const std::optional<Variable<T>>& v, int64_t channels, const char* op, const char* arg,

@@ -4,17 +4,14 @@
 
 #include <fmt/format.h>
 
+#include "sepconv/autograd/checks.h"
 #include "sepconv/core/kernels/depthwise.h"
 #include "sepconv/core/kernels/gemm.h"
 
 namespace sepconv {
 
 namespace {
-template <typename T>
-void require_rank(const Variable<T>& x, int64_t rank, const char* op, const char* arg) {
-  if (x.value().rank() != rank)
-    throw ShapeError(fmt::format("{}: `{}` must be rank {}, received shape {}", op, arg, rank, shape_str(x.shape())));
-}
+using op_checks::require_rank;
 template <typename T>
 void require_same_shape(const Variable<T>& a, const Variable<T>& b, const char* op) {
   if (a.shape() != b.shape())

@@ -2,16 +2,9 @@
 
 #include <cmath>
 
-namespace sepconv::kernels {
+#include "sepconv/core/random.h"
 
-namespace {
-inline uint64_t splitmix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-}  // namespace
+namespace sepconv::kernels {
 
 template <typename T>
 void dropout_mask(int64_t n, double rate, uint64_t seed, uint64_t counter, T keep, T* md) {
