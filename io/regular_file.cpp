@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -53,7 +55,10 @@ std::vector<uint8_t> read_all(const RegularFile& file, const std::string& path, 
     if (len == out.size()) {
       if (len > max_bytes)
         fail(what, path, fmt::format("it grew while being read, beyond the {} bytes allowed", max_bytes));
-      out.resize(std::min<uint64_t>(out.size() * 2, max_bytes + 1));
+      // One byte past the cap is enough to notice it was exceeded; saturated,
+      // since the default cap is UINT64_MAX.
+      const uint64_t limit = max_bytes == std::numeric_limits<uint64_t>::max() ? max_bytes : max_bytes + 1;
+      out.resize(static_cast<size_t>(std::min<uint64_t>(uint64_t{out.size()} * 2, limit)));
     }
     ssize_t r = ::read(file.fd(), out.data() + len, out.size() - len);
     if (r < 0) {
