@@ -2,7 +2,10 @@
 //
 // Accepted: a parsed file, or sepconv::IOError. A parsed file must re-encode
 // (without error) to bytes that parse to the same content and re-encode
-// identically; F32/F64 entries must convert to tensors and I64 scalars to ints.
+// identically; F32/F64 entries must convert to tensors (with NaN and infinity
+// allowed; refused, they are a ValueError and nothing else) and I64 scalars to ints.
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -31,8 +34,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   for (const auto& [name, t] : f.tensors) {
     if (t.dtype == "F32" || t.dtype == "F64") {
-      Tensor<float> tf = tensor_from_safetensor<float>(t, t.shape, name);
-      Tensor<double> td = tensor_from_safetensor<double>(t, name);
+      Tensor<float> tf = tensor_from_safetensor<float>(t, t.shape, name, NonFinite::Allow);
+      Tensor<double> td = tensor_from_safetensor<double>(t, name, NonFinite::Allow);
+      // The default refuses non-finite values: exactly when one is there.
+      bool tf_finite = std::all_of(tf.begin(), tf.end(), [](float v) { return std::isfinite(v); });
+      try {
+        (void)tensor_from_safetensor<float>(t, t.shape, name);
+        FUZZ_CHECK(tf_finite);
+      } catch (const ValueError&) {
+        FUZZ_CHECK(!tf_finite);
+      }
       FUZZ_CHECK(tf.shape() == t.shape && td.shape() == t.shape);
       if (t.dtype == "F32") FUZZ_CHECK(to_safetensor(tf) == t);
       if (t.dtype == "F64") FUZZ_CHECK(to_safetensor(td) == t);

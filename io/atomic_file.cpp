@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "sepconv/core/error.h"
+#include "sepconv/io/regular_file.h"
 
 namespace sepconv {
 
@@ -71,7 +72,9 @@ std::string unique_suffix() {
   return fmt::format("{}-{:x}-{:x}", static_cast<long>(::getpid()), salt, n);
 }
 
-TempFile create_temp_next_to(const std::string& path) {
+// `path` is where the file goes (symbolic links resolved); `shown` is the
+// name the caller gave, for messages.
+TempFile create_temp_next_to(const std::string& path, const std::string& shown) {
   std::filesystem::path target(path);
   std::filesystem::path dir = target.parent_path();
   std::string base = target.filename().string();
@@ -88,44 +91,114 @@ TempFile create_temp_next_to(const std::string& path) {
     }
     if (fd >= 0) return TempFile(fd, tmp_path);
     if (err == EEXIST) continue;
-    throw_io("Cannot create a temporary file next to", path, err);
+    throw_io("Cannot create a temporary file next to", shown, err);
   }
-  throw IOError(fmt::format("Cannot create a temporary file next to '{}': too many name collisions", path));
+  throw IOError(fmt::format("Cannot create a temporary file next to '{}': too many name collisions", shown));
 }
 
-void write_all(int fd, const uint8_t* data, size_t n, const std::string& path) {
+// Writes all n bytes; returns 0, or the errno of the failed write.
+int write_all(int fd, const uint8_t* data, size_t n) {
   while (n > 0) {
-    int err = injected_fault("write");
-    if (err) throw_io("Cannot write", path, err);
+    if (int err = injected_fault("write")) return err;
     // Bounded chunks: some kernels reject single writes above 2 GiB.
     size_t chunk = std::min<size_t>(n, size_t{1} << 30);
     ssize_t w = ::write(fd, data, chunk);
     if (w < 0) {
       if (errno == EINTR) continue;
-      throw_io("Cannot write", path, errno);
+      return errno;
     }
-    if (w == 0) throw_io("Cannot write", path, EIO);
+    if (w == 0) return EIO;
     data += w;
     n -= static_cast<size_t>(w);
+  }
+  return 0;
+}
+
+std::string dir_of(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  return dir.empty() ? std::string(".") : dir;
+}
+
+// Where a write to a path really goes: the end of its symbolic-link chain.
+struct OutputTarget {
+  std::string path;  // no symbolic link in its last component
+  bool exists = false;
+  mode_t mode = 0;   // of the existing regular file
+};
+
+[[noreturn]] void refuse(std::string_view what, const std::string& path, const std::string& why) {
+  throw IOError(fmt::format("Cannot write {} '{}': {}", what, path, why));
+}
+
+// Follows symbolic links at the last component by hand (rather than with
+// realpath) because a dangling link is a valid target: writing creates the
+// file it names. Renaming onto the link itself would replace the link by a
+// regular file, so the temporary and the rename must use the final name.
+// Refuses existing non-regular files: rename would replace a device node or a
+// FIFO by a regular file (as root, /dev/null for everyone). Another process
+// could still swap the path between this check and the rename; that race
+// needs write access to the directory, which already allows replacing it.
+OutputTarget resolve_output(const std::string& path, std::string_view what) {
+  if (path.empty()) throw IOError(fmt::format("Cannot write {}: empty path", what));
+  std::string cur = path;
+  // As the kernel's own limit on links followed in one lookup (ELOOP).
+  constexpr int kMaxLinks = 40;
+  for (int hops = 0;; ++hops) {
+    auto subject = [&] {
+      return cur == path ? std::string("it") : fmt::format("the target of its symbolic link, '{}',", cur);
+    };
+    struct stat st{};
+    if (::lstat(cur.c_str(), &st) != 0) {
+      int err = errno;
+      if (err != ENOENT) refuse(what, path, fmt::format("cannot examine '{}': {}", cur, std::strerror(err)));
+      std::string dir = dir_of(cur);
+      struct stat ds{};
+      if (::stat(dir.c_str(), &ds) != 0) {
+        int derr = errno;
+        refuse(what, path,
+               derr == ENOENT ? fmt::format("its directory '{}' does not exist ({})", dir, std::strerror(derr))
+                              : fmt::format("cannot examine its directory '{}': {}", dir, std::strerror(derr)));
+      }
+      if (!S_ISDIR(ds.st_mode))
+        refuse(what, path, fmt::format("'{}' is {}, not a directory", dir, file_kind_name(ds.st_mode)));
+      return {cur, false, 0};
+    }
+    if (S_ISLNK(st.st_mode)) {
+      if (hops >= kMaxLinks)
+        refuse(what, path, fmt::format("more than {} symbolic links to follow ({})", kMaxLinks, std::strerror(ELOOP)));
+      std::vector<char> buf(static_cast<size_t>(st.st_size > 0 ? st.st_size : 255) + 1);
+      ssize_t n = ::readlink(cur.c_str(), buf.data(), buf.size());
+      if (n < 0) refuse(what, path, fmt::format("cannot read the symbolic link '{}': {}", cur, std::strerror(errno)));
+      if (static_cast<size_t>(n) >= buf.size())
+        refuse(what, path, fmt::format("the symbolic link '{}' changed while being read", cur));
+      std::filesystem::path target(std::string(buf.data(), static_cast<size_t>(n)));
+      // A relative link is relative to the directory holding the link.
+      cur = target.is_absolute() ? target.string() : (std::filesystem::path(dir_of(cur)) / target).string();
+      continue;
+    }
+    if (!S_ISREG(st.st_mode))
+      refuse(what, path,
+             fmt::format("{} is {}, not a regular file (only regular files are written, so that a device, FIFO or "
+                         "directory is never replaced)",
+                         subject(), file_kind_name(st.st_mode)));
+    return {cur, true, st.st_mode};
   }
 }
 
 }  // namespace
 
 void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) {
-  if (path.empty()) throw IOError("Cannot write a file with an empty path");
-  struct stat st{};
-  bool target_exists = ::stat(path.c_str(), &st) == 0;
-  if (target_exists && S_ISDIR(st.st_mode)) throw_io("Cannot write", path, EISDIR);
+  const OutputTarget target = resolve_output(path, "file");
 
-  TempFile tmp = create_temp_next_to(path);
-  if (target_exists && S_ISREG(st.st_mode)) {
+  TempFile tmp = create_temp_next_to(target.path, path);
+  if (target.exists) {
     // Best effort: a file we cannot chmod is still written.
-    (void)::fchmod(tmp.fd(), st.st_mode & 07777);
+    (void)::fchmod(tmp.fd(), target.mode & 07777);
   }
-  write_all(tmp.fd(), bytes.data(), bytes.size(), path);
+  int err = write_all(tmp.fd(), bytes.data(), bytes.size());
+  if (err) throw_io("Cannot write", path, err);
 
-  int err = injected_fault("fsync");
+  err = injected_fault("fsync");
   if (err == 0 && ::fsync(tmp.fd()) != 0) err = errno;
   if (err) throw_io("Cannot flush to disk", path, err);
 
@@ -134,13 +207,12 @@ void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) 
   if (err) throw_io("Cannot close", path, err);
 
   err = injected_fault("rename");
-  if (err == 0 && ::rename(tmp.path().c_str(), path.c_str()) != 0) err = errno;
+  if (err == 0 && ::rename(tmp.path().c_str(), target.path.c_str()) != 0) err = errno;
   if (err) throw_io("Cannot replace", path, err);
   tmp.release();
 
   // Without this the rename may be lost on power failure, leaving the old file.
-  std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  std::string dir_path = dir.empty() ? std::string(".") : dir.string();
+  const std::string dir_path = dir_of(target.path);
   err = injected_fault("fsync_dir");
   if (err == 0) {
     int dfd = ::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -161,42 +233,66 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   write_file_atomic(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
 }
 
-std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    if (err == ENOENT) throw IOError(fmt::format("No such file: '{}'", path));
-    throw_io("Cannot open", path, err);
-  }
+void check_output_path(const std::string& path, std::string_view what) {
+  const OutputTarget target = resolve_output(path, what);
+  // The temporary file is created in the target's directory, so that is the
+  // permission that matters (not the target's own: rename replaces it).
+  const std::string dir = dir_of(target.path);
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    refuse(what, path, fmt::format("its directory '{}' is not writable ({})", dir, std::strerror(errno)));
+}
+
+void append_text_line(const std::string& path, std::string_view line, std::string_view what) {
+  if (line.find('\n') != std::string_view::npos)
+    throw ValueError(fmt::format("A line appended to {} '{}' must not contain a newline, received {:.80}", what, path,
+                                 std::string(line)));
+  const OutputTarget target = resolve_output(path, what);
+  auto fail = [&](const char* step, int err) {
+    throw IOError(fmt::format("Cannot append to {} '{}': {} failed: {}", what, path, step, std::strerror(err)));
+  };
+
+  int err = injected_fault("open");
+  // O_NONBLOCK and O_NOCTTY: should a FIFO or a terminal replace the file after
+  // resolve_output looked, the open neither blocks nor adopts a terminal; the
+  // fstat below then refuses it.
+  int fd = err ? -1 : ::open(target.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0666);
+  if (fd < 0) fail("open", err ? err : errno);
   struct Closer {
     int fd;
-    ~Closer() { ::close(fd); }
+    ~Closer() {
+      if (fd >= 0) ::close(fd);
+    }
   } closer{fd};
   struct stat st{};
-  if (::fstat(fd, &st) != 0) throw_io("Cannot read", path, errno);
-  if (S_ISDIR(st.st_mode)) throw_io("Cannot read", path, EISDIR);
-  if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > max_bytes)
-    throw IOError(fmt::format("File '{}' is {} bytes, more than the {} bytes allowed", path,
-                              static_cast<int64_t>(st.st_size), max_bytes));
+  if (::fstat(fd, &st) != 0) fail("fstat", errno);
+  if (!S_ISREG(st.st_mode))
+    refuse(what, path, fmt::format("it is {}, not a regular file", file_kind_name(st.st_mode)));
 
-  // Read straight into the result; the spare byte lets the read that hits
-  // end-of-file happen without growing the buffer.
-  std::vector<uint8_t> out(S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) + 1 : size_t{1} << 16);
-  size_t len = 0;
-  for (;;) {
-    if (len == out.size()) out.resize(out.size() * 2);
-    ssize_t r = ::read(fd, out.data() + len, out.size() - len);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      throw_io("Cannot read", path, errno);
-    }
-    if (r == 0) break;
-    len += static_cast<size_t>(r);
-    if (len > max_bytes)
-      throw IOError(fmt::format("File '{}' is longer than the {} bytes allowed", path, max_bytes));
+  std::string record(line);
+  record += '\n';
+  err = write_all(fd, reinterpret_cast<const uint8_t*>(record.data()), record.size());
+  if (err) {
+    // A half-written record would corrupt the JSON-lines file for every later
+    // reader; cutting back to the size before this append removes it (best
+    // effort: if even that fails, the error below is still reported).
+    (void)::ftruncate(fd, st.st_size);
+    fail("write", err);
   }
-  out.resize(len);
-  return out;
+  // A log is read after a crash too; fdatasync also reports the delayed write
+  // errors (NFS, quotas) that write(2) did not.
+  err = injected_fault("fsync");
+  if (err == 0 && ::fdatasync(fd) != 0) err = errno;
+  if (err && err != EINVAL && err != ENOTSUP) fail("flush", err);
+
+  err = injected_fault("close");
+  int rc = ::close(fd);
+  closer.fd = -1;
+  if (rc != 0 && err == 0) err = errno;
+  if (err) fail("close", err);
+}
+
+std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes) {
+  return read_regular_file(path, max_bytes, "file");
 }
 
 }  // namespace sepconv

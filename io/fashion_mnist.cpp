@@ -32,30 +32,51 @@ std::string find_file(const std::string& dir, const std::string& stem) {
   throw IOError(fmt::format("Fashion-MNIST file '{}' is missing; {}", gz, kInstallHint));
 }
 
-IdxArray read_part(const std::string& path, size_t rank) {
-  IdxArray a = read_idx(path);
-  if (a.type != IdxType::UInt8)
+// Type and rank, from the header alone: a wrong file is refused before its
+// payload is inflated.
+void check_part_header(const IdxHeader& h, const std::string& path, size_t rank) {
+  if (h.type != IdxType::UInt8)
     throw IOError(fmt::format("Fashion-MNIST file '{}' holds {} elements, expected uint8", path,
-                              idx_type_name(a.type)));
-  if (a.dims.size() != rank)
-    throw IOError(fmt::format("Fashion-MNIST file '{}' has {} dimensions, expected {}", path, a.dims.size(), rank));
-  return a;
+                              idx_type_name(h.type)));
+  if (h.dims.size() != rank)
+    throw IOError(fmt::format("Fashion-MNIST file '{}' has {} dimensions, expected {}", path, h.dims.size(), rank));
 }
 
 void load_split(const std::string& dir, const std::string& prefix, int64_t limit, Tensor<float>& images,
                 std::vector<int32_t>& labels) {
   std::string images_path = find_file(dir, prefix + "-images-idx3-ubyte");
   std::string labels_path = find_file(dir, prefix + "-labels-idx1-ubyte");
-  IdxArray img = read_part(images_path, 3);
-  IdxArray lab = read_part(labels_path, 1);
-  if (img.dims[1] != kFashionMnistImageSize || img.dims[2] != kFashionMnistImageSize)
-    throw IOError(fmt::format("Fashion-MNIST file '{}' holds {}x{} images, expected 28x28", images_path, img.dims[1],
-                              img.dims[2]));
-  if (img.dims[0] != lab.dims[0])
-    throw IOError(fmt::format("Fashion-MNIST files '{}' and '{}' disagree: {} images but {} labels", images_path,
-                              labels_path, img.dims[0], lab.dims[0]));
-  int64_t n = limit < 0 ? img.dims[0] : std::min(limit, img.dims[0]);
   constexpr int64_t pixels = int64_t{kFashionMnistImageSize} * kFashionMnistImageSize;
+
+  // The labels first: one byte per example, so even a forged count costs
+  // little, and their count then bounds the images file before its payload
+  // (784 times larger, then 4 times more as floats) is read. The two counts
+  // agreeing is not enough on its own: both are also held to
+  // kFashionMnistMaxExamples, and read_idx checks that the file can hold (and
+  // really holds) what its header claims.
+  IdxReadOptions label_options;
+  label_options.check_header = [&](const IdxHeader& h) {
+    check_part_header(h, labels_path, 1);
+    if (h.dims[0] > kFashionMnistMaxExamples)
+      throw IOError(fmt::format("Fashion-MNIST file '{}' declares {} labels, more than the {} examples accepted",
+                                labels_path, h.dims[0], kFashionMnistMaxExamples));
+  };
+  IdxArray lab = read_idx(labels_path, label_options);
+  const int64_t count = lab.dims[0];
+
+  IdxReadOptions image_options;
+  image_options.max_data_bytes = static_cast<uint64_t>(count * pixels);
+  image_options.check_header = [&](const IdxHeader& h) {
+    check_part_header(h, images_path, 3);
+    if (h.dims[1] != kFashionMnistImageSize || h.dims[2] != kFashionMnistImageSize)
+      throw IOError(fmt::format("Fashion-MNIST file '{}' holds {}x{} images, expected 28x28", images_path, h.dims[1],
+                                h.dims[2]));
+    if (h.dims[0] != count)
+      throw IOError(fmt::format("Fashion-MNIST files '{}' and '{}' disagree: {} images but {} labels", images_path,
+                                labels_path, h.dims[0], count));
+  };
+  IdxArray img = read_idx(images_path, image_options);
+  int64_t n = limit < 0 ? img.dims[0] : std::min(limit, img.dims[0]);
 
   labels.resize(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {

@@ -12,6 +12,7 @@
 
 #include "sepconv/core/error.h"
 #include "sepconv/io/atomic_file.h"
+#include "sepconv/io/regular_file.h"
 
 namespace sepconv {
 
@@ -104,39 +105,43 @@ class GzipReader {
   const std::string& name_;
 };
 
-struct Header {
-  IdxType type;
-  std::vector<int64_t> dims;
-  uint64_t data_bytes;
-};
-
-// Validates the 4-byte magic and the dimensions. `dim_bytes` holds 4 * ndim bytes.
-Header parse_header(const uint8_t magic[4], const uint8_t* dim_bytes, const std::string& name) {
-  Header h{static_cast<IdxType>(magic[2]), {}, 0};
+// Decodes the dimensions, lets the caller's check see them (its message, say
+// "5 images but 4 labels", is the more useful one), then holds the payload to
+// the cap. Nothing has been allocated for the payload yet either way.
+// `dim_bytes` holds 4 * ndim bytes.
+IdxHeader parse_header(const uint8_t magic[4], const uint8_t* dim_bytes, const std::string& name,
+                       const IdxReadOptions& options) {
+  IdxHeader h{static_cast<IdxType>(magic[2]), {}, 0};
   int ndim = magic[3];
-  int elem = idx_type_size(h.type);
-  uint64_t count = 1;
-  uint64_t max_count = kIdxMaxDataBytes / static_cast<uint64_t>(elem);
+  auto elem = static_cast<uint64_t>(idx_type_size(h.type));
+  const uint64_t max_bytes = std::min(options.max_data_bytes, kIdxMaxDataBytes);
+  // Saturates instead of overflowing: 255 dimensions of 2^32 - 1 do not fit in
+  // 64 bits, and anything at the saturation point is far above the cap anyway.
+  constexpr uint64_t kHuge = std::numeric_limits<uint64_t>::max();
+  uint64_t bytes = elem;
+  // The largest running product: a zero dimension after a 4-billion one makes
+  // an empty array, but such a header is no honest file either, so the cap
+  // applies to every prefix of the dimensions.
+  uint64_t peak = bytes;
+  std::string dims;
   h.dims.reserve(static_cast<size_t>(ndim));
   for (int i = 0; i < ndim; ++i) {
     const uint8_t* p = dim_bytes + 4 * i;
     uint64_t d = (uint64_t{p[0]} << 24) | (uint64_t{p[1]} << 16) | (uint64_t{p[2]} << 8) | uint64_t{p[3]};
     h.dims.push_back(static_cast<int64_t>(d));
-    // Dimensions are at most 2^32 - 1, so count * d cannot overflow while count <= max_count.
-    if (count != 0) count *= d;
-    if (count > max_count) {
-      std::string dims;
-      for (int j = 0; j < ndim; ++j) {
-        const uint8_t* q = dim_bytes + 4 * j;
-        uint64_t dj = (uint64_t{q[0]} << 24) | (uint64_t{q[1]} << 16) | (uint64_t{q[2]} << 8) | uint64_t{q[3]};
-        dims += (j ? " x " : "") + std::to_string(dj);
-      }
-      throw IOError(fmt::format("Cannot read '{}': the IDX header declares {} {} elements, more than the {} bytes "
-                                "accepted",
-                                name, dims, idx_type_name(h.type), kIdxMaxDataBytes));
-    }
+    dims += (i ? " x " : "") + std::to_string(d);
+    if (bytes != 0 && d != 0 && bytes > kHuge / d)
+      bytes = kHuge;
+    else if (bytes != kHuge || d == 0)
+      bytes *= d;
+    peak = std::max(peak, bytes);
   }
-  h.data_bytes = count * static_cast<uint64_t>(elem);
+  h.data_bytes = bytes;
+  if (options.check_header) options.check_header(h);
+  if (peak > max_bytes)
+    throw IOError(fmt::format("Cannot read '{}': the IDX header declares {} {} elements, more than the {} bytes "
+                              "accepted",
+                              name, dims, idx_type_name(h.type), max_bytes));
   return h;
 }
 
@@ -161,14 +166,14 @@ void to_host_order(std::vector<uint8_t>& data, int elem) {
     std::reverse(data.begin() + static_cast<std::ptrdiff_t>(i), data.begin() + static_cast<std::ptrdiff_t>(i) + elem);
 }
 
-IdxArray parse_raw(std::span<const uint8_t> bytes, const std::string& name) {
+IdxArray parse_raw(std::span<const uint8_t> bytes, const std::string& name, const IdxReadOptions& options) {
   check_magic(bytes.first(std::min<size_t>(bytes.size(), 4)), name, "the file");
   size_t ndim = bytes[3];
   size_t header_bytes = 4 + 4 * ndim;
   if (bytes.size() < header_bytes)
     throw IOError(fmt::format("Cannot read '{}': truncated IDX header ({} dimensions need {} bytes, the file has {})",
                               name, ndim, header_bytes, bytes.size()));
-  Header h = parse_header(bytes.data(), bytes.data() + 4, name);
+  IdxHeader h = parse_header(bytes.data(), bytes.data() + 4, name, options);
   uint64_t present = bytes.size() - header_bytes;
   if (present < h.data_bytes)
     throw IOError(fmt::format("Cannot read '{}': truncated IDX data (the header promises {} bytes, the file has {})",
@@ -184,12 +189,13 @@ IdxArray parse_raw(std::span<const uint8_t> bytes, const std::string& name) {
   return out;
 }
 
-IdxArray parse_gzip_content(GzipReader& gz, std::span<const uint8_t> bytes, const std::string& name);
+IdxArray parse_gzip_content(GzipReader& gz, std::span<const uint8_t> bytes, const std::string& name,
+                            const IdxReadOptions& options);
 
-IdxArray parse_gzip(std::span<const uint8_t> bytes, const std::string& name) {
+IdxArray parse_gzip(std::span<const uint8_t> bytes, const std::string& name, const IdxReadOptions& options) {
   GzipReader gz(bytes, name);
   try {
-    return parse_gzip_content(gz, bytes, name);
+    return parse_gzip_content(gz, bytes, name, options);
   } catch (const IOError&) {
     // The content looked wrong before the gzip checksum, at the end, was
     // reached. If the stream itself is corrupt, say that instead: a flipped
@@ -202,7 +208,8 @@ IdxArray parse_gzip(std::span<const uint8_t> bytes, const std::string& name) {
   }
 }
 
-IdxArray parse_gzip_content(GzipReader& gz, std::span<const uint8_t> bytes, const std::string& name) {
+IdxArray parse_gzip_content(GzipReader& gz, std::span<const uint8_t> bytes, const std::string& name,
+                            const IdxReadOptions& options) {
   uint8_t head[4 + 4 * 255];
   size_t got = gz.read(head, 4);
   check_magic(std::span<const uint8_t>(head, got), name, "the decompressed data");
@@ -213,7 +220,7 @@ IdxArray parse_gzip_content(GzipReader& gz, std::span<const uint8_t> bytes, cons
     throw IOError(fmt::format("Cannot read '{}': truncated IDX header ({} dimensions need {} bytes, the "
                               "decompressed data has {})",
                               name, ndim, header_bytes, got));
-  Header h = parse_header(head, head + 4, name);
+  IdxHeader h = parse_header(head, head + 4, name, options);
   if (h.data_bytes > max_inflated_size(bytes.size()))
     throw IOError(fmt::format("Cannot read '{}': the IDX header promises {} bytes of data, more than {} compressed "
                               "bytes can hold",
@@ -221,12 +228,21 @@ IdxArray parse_gzip_content(GzipReader& gz, std::span<const uint8_t> bytes, cons
   IdxArray out;
   out.type = h.type;
   out.dims = std::move(h.dims);
-  out.data.resize(static_cast<size_t>(h.data_bytes));
-  size_t data_got = gz.read(out.data.data(), out.data.size());
-  if (data_got < out.data.size())
-    throw IOError(fmt::format("Cannot read '{}': truncated IDX data (the header promises {} bytes, the decompressed "
-                              "data has {})",
-                              name, h.data_bytes, data_got));
+  // Inflated in chunks that at most double what has arrived so far: a header
+  // that lies about the count (a short stream claiming 2 GB) costs memory in
+  // proportion to the data really there, not to the claim.
+  constexpr uint64_t kFirstChunk = uint64_t{16} << 20;
+  size_t data_got = 0;
+  while (data_got < h.data_bytes) {
+    const size_t next = static_cast<size_t>(std::min<uint64_t>(h.data_bytes, std::max<uint64_t>(kFirstChunk, 2 * data_got)));
+    out.data.resize(next);
+    const size_t n = gz.read(out.data.data() + data_got, next - data_got);
+    data_got += n;
+    if (data_got < next)
+      throw IOError(fmt::format("Cannot read '{}': truncated IDX data (the header promises {} bytes, the decompressed "
+                                "data has {})",
+                                name, h.data_bytes, data_got));
+  }
   // The stream must end here; reading on also verifies the gzip checksum.
   uint8_t extra[4096];
   uint64_t trailing = 0;
@@ -305,13 +321,14 @@ template std::vector<int32_t> IdxArray::values<int32_t>() const;
 template std::vector<float> IdxArray::values<float>() const;
 template std::vector<double> IdxArray::values<double>() const;
 
-IdxArray parse_idx(std::span<const uint8_t> bytes, const std::string& name) {
-  return is_gzip(bytes) ? parse_gzip(bytes, name) : parse_raw(bytes, name);
+IdxArray parse_idx(std::span<const uint8_t> bytes, const std::string& name, const IdxReadOptions& options) {
+  return is_gzip(bytes) ? parse_gzip(bytes, name, options) : parse_raw(bytes, name, options);
 }
 
-IdxArray read_idx(const std::string& path) {
-  std::vector<uint8_t> bytes = read_file(path);
-  return parse_idx(bytes, path);
+IdxArray read_idx(const std::string& path, const IdxReadOptions& options) {
+  const uint64_t max_data = std::min(options.max_data_bytes, kIdxMaxDataBytes);
+  std::vector<uint8_t> bytes = read_regular_file(path, idx_max_file_bytes(max_data), "IDX file");
+  return parse_idx(bytes, path, options);
 }
 
 std::vector<uint8_t> encode_idx(const IdxArray& array, bool gzip) {

@@ -10,6 +10,7 @@
 // never inflated beyond what its header promises, and arrays above
 // kIdxMaxDataBytes are refused.
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -30,9 +31,39 @@ const char* idx_type_name(IdxType type);
 // Bytes per element of `type`.
 int idx_type_size(IdxType type);
 
-// Largest element payload accepted (2 GiB): far above any IDX data set, far
-// below what a forged header could make us allocate.
+// Largest element payload accepted by default (2 GiB): far above any IDX data
+// set (Fashion-MNIST's training images are 47 MB), far below what a forged
+// header could make us allocate. Callers that know what to expect pass a
+// tighter cap (IdxReadOptions::max_data_bytes).
 inline constexpr uint64_t kIdxMaxDataBytes = uint64_t{2} << 30;
+
+// Largest file read_idx accepts for a payload cap of `max_data_bytes`: the
+// header (at most 4 + 4 * 255 bytes), the payload, and room for gzip's
+// framing of incompressible data (deflate's stored blocks add 5 bytes per
+// 64 KiB; each gzip member at least 18), so any honest file fits.
+constexpr uint64_t idx_max_file_bytes(uint64_t max_data_bytes) {
+  return max_data_bytes + max_data_bytes / 64 + (uint64_t{1} << 20);
+}
+
+// What an IDX header declares, not yet checked against the cap or the data
+// (neither has happened when IdxReadOptions::check_header sees it).
+// data_bytes saturates at UINT64_MAX rather than overflow.
+struct IdxHeader {
+  IdxType type = IdxType::UInt8;
+  std::vector<int64_t> dims;
+  uint64_t data_bytes = 0;  // product of dims x element size
+};
+
+struct IdxReadOptions {
+  // Payloads (decompressed) above this many bytes are refused from the header,
+  // before anything is allocated or inflated. At most kIdxMaxDataBytes (a
+  // larger value counts as kIdxMaxDataBytes).
+  uint64_t max_data_bytes = kIdxMaxDataBytes;
+  // Called with the header before the payload is read; throws to refuse the
+  // file. Lets a caller compare the header with what it expects (the images
+  // file with its labels file's count) before committing memory to it.
+  std::function<void(const IdxHeader&)> check_header;
+};
 
 struct IdxArray {
   IdxType type = IdxType::UInt8;
@@ -48,12 +79,17 @@ struct IdxArray {
 };
 
 // Reads an IDX file, raw or gzip-compressed. Throws IOError naming the file and
-// the defect: missing or unreadable, bad magic, unknown type code, no
-// dimensions, a size above kIdxMaxDataBytes, truncated data, trailing bytes,
-// a corrupt or truncated gzip stream.
-IdxArray read_idx(const std::string& path);
+// the defect: missing or unreadable, not a regular file (a FIFO or device is
+// refused before anything is read), above idx_max_file_bytes, bad magic,
+// unknown type code, no dimensions, a payload above options.max_data_bytes,
+// a gzip file too small to inflate to the promised payload (deflate expands
+// at most 1032:1), truncated data, trailing bytes, a corrupt or truncated gzip
+// stream. A gzip payload is inflated in growing chunks, so memory follows the
+// data actually present, not the header's claim.
+IdxArray read_idx(const std::string& path, const IdxReadOptions& options = {});
 // The same on bytes already in memory; `name` is used in error messages.
-IdxArray parse_idx(std::span<const uint8_t> bytes, const std::string& name = "<memory>");
+IdxArray parse_idx(std::span<const uint8_t> bytes, const std::string& name = "<memory>",
+                   const IdxReadOptions& options = {});
 
 // IDX bytes of `array` (gzip-compressed, deterministic: no time stamp or file
 // name in the gzip header, when `gzip`). Throws ValueError when data.size()

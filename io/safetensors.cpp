@@ -1,6 +1,7 @@
 #include "sepconv/io/safetensors.h"
 
 #include <algorithm>
+#include <cmath>
 #include <bit>
 #include <cstring>
 #include <limits>
@@ -14,6 +15,7 @@
 
 #include "sepconv/core/error.h"
 #include "sepconv/io/atomic_file.h"
+#include "sepconv/io/regular_file.h"
 
 namespace sepconv {
 
@@ -290,8 +292,8 @@ SafeTensorsFile parse_safetensors(std::span<const uint8_t> bytes, const std::str
   return out;
 }
 
-SafeTensorsFile load_safetensors(const std::string& path) {
-  std::vector<uint8_t> bytes = read_file(path);
+SafeTensorsFile load_safetensors(const std::string& path, uint64_t max_bytes) {
+  std::vector<uint8_t> bytes = read_regular_file(path, max_bytes, "safetensors file");
   return parse_safetensors(bytes, path);
 }
 
@@ -304,19 +306,33 @@ SafeTensor to_safetensor_impl(const Tensor<T>& t, const char* dtype) {
 }
 
 template <typename Stored, typename T>
-void convert_into(Tensor<T>& out, const SafeTensor& st) {
+void convert_into(Tensor<T>& out, const SafeTensor& st, NonFinite non_finite, const std::string& name) {
   const size_t n = static_cast<size_t>(out.size());
+  std::vector<Stored> stored;
   if constexpr (std::is_same_v<Stored, T>) {
     if (n > 0) copy_le(out.data(), st.bytes.data(), n, sizeof(T));
   } else {
-    std::vector<Stored> tmp(n);
-    if (n > 0) copy_le(tmp.data(), st.bytes.data(), n, sizeof(Stored));
-    for (size_t i = 0; i < n; ++i) out[static_cast<int64_t>(i)] = static_cast<T>(tmp[i]);
+    stored.resize(n);
+    if (n > 0) copy_le(stored.data(), st.bytes.data(), n, sizeof(Stored));
+    for (size_t i = 0; i < n; ++i) out[static_cast<int64_t>(i)] = static_cast<T>(stored[i]);
+  }
+  if (non_finite == NonFinite::Allow) return;
+  // Checked after the conversion, on what the model would really hold: an F64
+  // 1e300 is finite as stored but infinite as float.
+  const T* v = out.data();
+  for (size_t i = 0; i < n; ++i) {
+    if (std::isfinite(v[i])) continue;
+    if (!stored.empty() && std::isfinite(stored[i]))
+      throw ValueError(fmt::format("Weight '{}' holds {} at flat index {}, outside the range of {} (it would become "
+                                   "{}); non-finite weights are refused",
+                                   name, stored[i], i, sizeof(T) == 4 ? "float32" : "float64", v[i]));
+    throw ValueError(fmt::format("Weight '{}' holds {} at flat index {}; non-finite weights are refused", name, v[i], i));
   }
 }
 
 template <typename T>
-Tensor<T> from_safetensor_impl(const SafeTensor& st, const Shape* expected, const std::string& name) {
+Tensor<T> from_safetensor_impl(const SafeTensor& st, const Shape* expected, const std::string& name,
+                               NonFinite non_finite) {
   if (st.dtype != "F32" && st.dtype != "F64")
     throw ValueError(fmt::format("Weight '{}' is stored as {}, expected F32 or F64", name, st.dtype));
   if (expected && st.shape != *expected)
@@ -331,9 +347,9 @@ Tensor<T> from_safetensor_impl(const SafeTensor& st, const Shape* expected, cons
                                  shape_str(st.shape), st.bytes.size(), nbytes ? std::to_string(*nbytes) : "too many"));
   Tensor<T> out(st.shape);
   if (elem == 4)
-    convert_into<float>(out, st);
+    convert_into<float>(out, st, non_finite, name);
   else
-    convert_into<double>(out, st);
+    convert_into<double>(out, st, non_finite, name);
   return out;
 }
 }  // namespace
@@ -342,17 +358,18 @@ SafeTensor to_safetensor(const Tensor<float>& t) { return to_safetensor_impl(t, 
 SafeTensor to_safetensor(const Tensor<double>& t) { return to_safetensor_impl(t, "F64"); }
 
 template <typename T>
-Tensor<T> tensor_from_safetensor(const SafeTensor& st, const Shape& expected_shape, const std::string& name) {
-  return from_safetensor_impl<T>(st, &expected_shape, name);
+Tensor<T> tensor_from_safetensor(const SafeTensor& st, const Shape& expected_shape, const std::string& name,
+                                 NonFinite non_finite) {
+  return from_safetensor_impl<T>(st, &expected_shape, name, non_finite);
 }
 template <typename T>
-Tensor<T> tensor_from_safetensor(const SafeTensor& st, const std::string& name) {
-  return from_safetensor_impl<T>(st, nullptr, name);
+Tensor<T> tensor_from_safetensor(const SafeTensor& st, const std::string& name, NonFinite non_finite) {
+  return from_safetensor_impl<T>(st, nullptr, name, non_finite);
 }
-template Tensor<float> tensor_from_safetensor<float>(const SafeTensor&, const Shape&, const std::string&);
-template Tensor<double> tensor_from_safetensor<double>(const SafeTensor&, const Shape&, const std::string&);
-template Tensor<float> tensor_from_safetensor<float>(const SafeTensor&, const std::string&);
-template Tensor<double> tensor_from_safetensor<double>(const SafeTensor&, const std::string&);
+template Tensor<float> tensor_from_safetensor<float>(const SafeTensor&, const Shape&, const std::string&, NonFinite);
+template Tensor<double> tensor_from_safetensor<double>(const SafeTensor&, const Shape&, const std::string&, NonFinite);
+template Tensor<float> tensor_from_safetensor<float>(const SafeTensor&, const std::string&, NonFinite);
+template Tensor<double> tensor_from_safetensor<double>(const SafeTensor&, const std::string&, NonFinite);
 
 SafeTensor int64_scalar_safetensor(int64_t value) {
   SafeTensor st{"I64", Shape{}, std::vector<uint8_t>(8)};

@@ -48,6 +48,10 @@ std::optional<int> safetensors_dtype_size(const std::string& dtype);
 
 // Largest header accepted, as in the reference implementation (100 MB).
 inline constexpr uint64_t kSafetensorsMaxHeaderBytes = 100'000'000;
+// Largest file load_safetensors reads by default (16 GiB): the whole file is
+// held in memory, so this only stops a mistaken path (a disk image) before it
+// is read; checkpoints of this library are far smaller.
+inline constexpr uint64_t kSafetensorsMaxFileBytes = uint64_t{16} << 30;
 
 // The file's bytes. Throws ValueError for an unknown dtype, a negative
 // dimension, a byte count that does not match dtype and shape, or the reserved
@@ -64,18 +68,30 @@ void save_safetensors(const std::string& path, const SafeTensorMap& tensors,
 // order, no gaps, no overlaps, nothing left over), each matching dtype x shape,
 // metadata a map of strings. IOError naming `name` and the defect otherwise.
 SafeTensorsFile parse_safetensors(std::span<const uint8_t> bytes, const std::string& name = "<memory>");
-SafeTensorsFile load_safetensors(const std::string& path);
+// Reads `path` as read_regular_file does (io/regular_file.h): a FIFO, device
+// or directory is refused before anything is read, as is a file above
+// max_bytes; then parse_safetensors.
+SafeTensorsFile load_safetensors(const std::string& path, uint64_t max_bytes = kSafetensorsMaxFileBytes);
 
 // Typed conversions. to_safetensor stores float as F32 and double as F64.
 SafeTensor to_safetensor(const Tensor<float>& t);
 SafeTensor to_safetensor(const Tensor<double>& t);
+// Whether tensor_from_safetensor accepts NaN and infinities. Weights never
+// legitimately hold them, and a model loaded with one computes NaN silently
+// from then on, so Refuse is the default.
+enum class NonFinite { Refuse, Allow };
 // A Tensor<T> from an F32 or F64 entry (converting between the two). Throws
 // ValueError naming `name` when the dtype is neither, or when the shape is not
-// `expected_shape` (the overload without it accepts any shape).
+// `expected_shape` (the overload without it accepts any shape). With
+// NonFinite::Refuse, also when a value is NaN or infinite once converted to T:
+// stored so, or an F64 value beyond float's range (1e300) read as float; the
+// message names the tensor, the value and its flat index.
 template <typename T>
-Tensor<T> tensor_from_safetensor(const SafeTensor& st, const Shape& expected_shape, const std::string& name);
+Tensor<T> tensor_from_safetensor(const SafeTensor& st, const Shape& expected_shape, const std::string& name,
+                                 NonFinite non_finite = NonFinite::Refuse);
 template <typename T>
-Tensor<T> tensor_from_safetensor(const SafeTensor& st, const std::string& name);
+Tensor<T> tensor_from_safetensor(const SafeTensor& st, const std::string& name,
+                                 NonFinite non_finite = NonFinite::Refuse);
 
 // Rank-0 I64 entries, for counters such as an optimizer's iteration count.
 SafeTensor int64_scalar_safetensor(int64_t value);

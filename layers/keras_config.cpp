@@ -3,15 +3,14 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "sepconv/core/error.h"
 #include "sepconv/core/json_limits.h"
+#include "sepconv/io/regular_file.h"
 
 namespace sepconv {
 
@@ -51,11 +50,15 @@ std::string image_data_format() {
     if (g_override) return *g_override;
   }
   const std::string path = keras_config_path();
-  std::ifstream in(path);
-  if (!in) return "channels_last";  // no config file: Keras's default
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const nlohmann::json config = parse_json_bounded(ss.str(), fmt::format("Keras config file '{}'", path));
+  // A few hundred bytes in practice; the cap and the regular-file check keep a
+  // keras.json that is a FIFO or /dev/zero from hanging or exhausting memory.
+  constexpr uint64_t kMaxKerasConfigBytes = uint64_t{1} << 20;
+  const std::optional<std::vector<uint8_t>> bytes =
+      read_regular_file_if_exists(path, kMaxKerasConfigBytes, "Keras config file");
+  if (!bytes) return "channels_last";  // no config file: Keras's default
+  const nlohmann::json config =
+      parse_json_bounded(std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()),
+                         fmt::format("Keras config file '{}'", path));
   if (!config.is_object())
     throw ValueError(fmt::format("Keras config file '{}' must hold a JSON object, received: {}", path,
                                  config.dump()));
