@@ -156,9 +156,11 @@ step() {
   names+=("$name"); seconds+=($((end - start)))
   if [ $rc -eq 0 ]; then results+=(pass); say "$name: pass ($((end - start)) s)"
   else
+    local tail_of_log
+    tail_of_log=$(awk -v h="===== $name: " 'index($0, h) == 1 { buf = "" } { buf = buf $0 "\n" } END { printf "%s", buf }' "$log" |
+      tail -n 40 | sed 's/^/    /')
     results+=("FAIL ($rc)"); say "$name: FAIL, exit $rc ($((end - start)) s); end of its log:"
-    awk -v h="===== $name: " 'index($0, h) == 1 { buf = "" } { buf = buf $0 "\n" } END { printf "%s", buf }' "$log" |
-      tail -n 40 | sed 's/^/    /'
+    echo "$tail_of_log"
   fi
   return $rc
 }
@@ -167,11 +169,11 @@ summary() {
   echo
   echo "Summary (fresh Debian 12 minbase chroot, $repo_head):"
   for i in "${!names[@]}"; do
-    printf '  %-34s %-10s %6d s  (%s)\n' "${names[$i]}" "${results[$i]}" "${seconds[$i]}" \
+    printf '  %-44s %-10s %6d s  (%s)\n' "${names[$i]}" "${results[$i]}" "${seconds[$i]}" \
       "$(date -u -d @"${seconds[$i]}" +%H:%M:%S)"
     total=$((total + seconds[i]))
   done
-  printf '  %-34s %-10s %6d s\n' total "" "$total"
+  printf '  %-44s %-10s %6d s\n' total "" "$total"
 }
 
 install_debootstrap() {
@@ -227,7 +229,7 @@ mount_chroot() {
     { mount -t sysfs sysfs "$dir/sys" || mount --rbind /sys "$dir/sys"; } &&
     mount --rbind /dev "$dir/dev" &&
     mount --make-rslave "$dir/dev" &&
-    findmnt -R "$dir" -o TARGET,FSTYPE
+    echo "mounted:" && mounts_under
 }
 
 setup_chroot() { configure_chroot && mount_chroot; }
