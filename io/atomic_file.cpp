@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 
 #include "sepconv/core/error.h"
-#include "sepconv/io/regular_file.h"
+#include "sepconv/core/regular_file.h"
 
 namespace sepconv {
 

@@ -44,7 +44,7 @@ void check_output_path(const std::string& path, std::string_view what = "file");
 // then cut off again, so the file keeps only whole lines.
 void append_text_line(const std::string& path, std::string_view line, std::string_view what = "file");
 
-// The whole content of `path`: read_regular_file (io/regular_file.h). Throws
+// The whole content of `path`: read_regular_file (core/regular_file.h). Throws
 // IOError for a missing or unreadable file, one that is not a regular file
 // (directory, FIFO, device), and one longer than max_bytes.
 std::vector<uint8_t> read_file(const std::string& path,

@@ -12,7 +12,7 @@
 
 #include "sepconv/core/error.h"
 #include "sepconv/io/atomic_file.h"
-#include "sepconv/io/regular_file.h"
+#include "sepconv/core/regular_file.h"
 
 namespace sepconv {
 

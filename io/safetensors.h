@@ -68,7 +68,7 @@ void save_safetensors(const std::string& path, const SafeTensorMap& tensors,
 // order, no gaps, no overlaps, nothing left over), each matching dtype x shape,
 // metadata a map of strings. IOError naming `name` and the defect otherwise.
 SafeTensorsFile parse_safetensors(std::span<const uint8_t> bytes, const std::string& name = "<memory>");
-// Reads `path` as read_regular_file does (io/regular_file.h): a FIFO, device
+// Reads `path` as read_regular_file does (core/regular_file.h): a FIFO, device
 // or directory is refused before anything is read, as is a file above
 // max_bytes; then parse_safetensors.
 SafeTensorsFile load_safetensors(const std::string& path, uint64_t max_bytes = kSafetensorsMaxFileBytes);

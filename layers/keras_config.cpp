@@ -10,7 +10,7 @@
 
 #include "sepconv/core/error.h"
 #include "sepconv/core/json_limits.h"
-#include "sepconv/io/regular_file.h"
+#include "sepconv/core/regular_file.h"
 
 namespace sepconv {
 

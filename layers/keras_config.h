@@ -20,7 +20,7 @@ const char* data_format_name(DataFormat f);
 // KERAS_HOME elsewhere. A file that is not valid JSON, or holds a value other
 // than "channels_last"/"channels_first", is a ValueError naming the file; one
 // that is not a regular file (a FIFO, /dev/zero) or is above 1 MiB, an
-// IOError naming it (read with io/regular_file.h, so it can never hang).
+// IOError naming it (read with core/regular_file.h, so it can never hang).
 std::string image_data_format();
 // Overrides the file (keras.config.set_image_data_format); nullopt clears the override.
 void set_image_data_format(std::optional<std::string> format);

@@ -27,7 +27,7 @@
 #include "sepconv/io/atomic_file.h"
 #include "sepconv/io/fashion_mnist.h"
 #include "sepconv/io/idx.h"
-#include "sepconv/io/regular_file.h"
+#include "sepconv/core/regular_file.h"
 #include "sepconv/io/safetensors.h"
 #include "sepconv/layers/dense.h"
 #include "sepconv/layers/keras_config.h"

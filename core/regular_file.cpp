@@ -1,4 +1,4 @@
-#include "sepconv/io/regular_file.h"
+#include "sepconv/core/regular_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
