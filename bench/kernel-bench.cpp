@@ -4,6 +4,8 @@
 // and the three depthwise kernels on each ISA. For tuning; the layer-level
 // numbers come from sepconv-bench.
 // usage: kernel-bench [--threads N] [--shapes a,b] [--cpu-time] [--only gemm|depthwise]
+//   --threads N: 1 to 4 x the cores (default: all cores); anything else stops
+//   with the accepted range and exit status 2.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_numbers.h"
 #include "sepconv/core/cpu.h"
 #include "sepconv/core/geometry.h"
 #include "sepconv/core/kernels/depthwise.h"
@@ -62,7 +65,14 @@ int main(int argc, char** argv) {
   int threads = 0;
   std::string only, part;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = std::atoi(argv[++i]);
+    if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
+      try {
+        threads = cli::parse_integer<int>("--threads", argv[++i], 1, max_num_threads());
+      } catch (const cli::OptionError& e) {
+        std::fprintf(stderr, "kernel-bench: %s\n", e.what());
+        return 2;
+      }
+    }
     else if (!std::strcmp(argv[i], "--cpu-time")) g_cpu_time = true;
     else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) part = argv[++i];
     else if (!std::strcmp(argv[i], "--shapes") && i + 1 < argc) only = std::string(",") + argv[++i] + ",";

@@ -18,6 +18,9 @@
 //   --data-format channels_first: the layer takes NCHW input (the same shapes,
 //            transposed); the default is channels_last (NHWC).
 //   --list-shapes: print the shape names, one per line, and exit.
+//   --threads N: 1 to 4 x the cores (default: all cores); --min-time: a number
+//            of seconds in [0, 3600] (default 1). Anything else (junk, 1e3 for
+//            an integer, out of range) stops with usage and exit status 2.
 // Prints one JSON line per shape and mode:
 //   {"shape", "mode", "ms" (median over >= min-time after warm-up), "gflops",
 //    "threads", "impl", "data_format", "peak_rss_mb", "start_rss_mb"}: peak_rss_mb is the process's
@@ -42,6 +45,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_numbers.h"
 #include "sepconv/autograd/separable.h"
 #include "sepconv/autograd/tape.h"
 #include "sepconv/core/parallel.h"
@@ -143,7 +147,7 @@ double current_rss_mb() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   const double start_rss_mb = current_rss_mb();
   int threads = 0;
   std::vector<std::string> shapes, modes = {"forward", "train"};
@@ -155,13 +159,13 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) usage(("missing value for " + a).c_str());
       return argv[++i];
     };
-    if (a == "--threads") threads = std::atoi(value().c_str());
+    if (a == "--threads") threads = cli::parse_integer<int>(a, value(), 1, max_num_threads());
     else if (a == "--suite") suite = value();
     else if (a == "--shapes") shapes = split(value());
     else if (a == "--modes") modes = split(value());
     else if (a == "--impl") impl = value();
     else if (a == "--data-format") data_format = value();
-    else if (a == "--min-time") min_time = std::atof(value().c_str());
+    else if (a == "--min-time") min_time = cli::parse_real(a, value(), 0, 3600);
     else if (a == "--cpu-time") g_cpu_time = true;
     else if (a == "--list-shapes") {
       if (suite == "conv2d")
@@ -299,4 +303,6 @@ int main(int argc, char** argv) {
     }
   }
   return 0;
+} catch (const cli::OptionError& e) {  // a --threads or --min-time out of range or not a number
+  usage(e.what());
 }

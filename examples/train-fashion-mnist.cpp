@@ -23,9 +23,20 @@
 // Same --seed and --threads give the same weights bit for bit, so the same
 // checkpoints; shuffling is a function of (seed, epoch) and everything else
 // that draws random numbers is seeded from --seed.
+//
+// Every number option is parsed strictly (tools/cli_numbers.h): a value that
+// is not an integer, or is outside the range --help states, stops the program
+// before it loads anything. The output paths (--metrics, --plot, --checkpoint)
+// are checked before the first epoch, and every write is checked: a failed
+// one stops the run with the path and the system's reason, exit status 1.
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
 #include <cstdlib>
 #include <cstdio>
 #include <fstream>
@@ -39,7 +50,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_numbers.h"
 #include "sepconv/autograd/tape.h"
+#include "sepconv/core/error.h"
 #include "sepconv/core/parallel.h"
 #include "sepconv/io/atomic_file.h"
 #include "sepconv/model/checkpoint.h"
@@ -55,6 +68,7 @@
 #include "sepconv/layers/separable_conv2d.h"
 #include "sepconv/model/functional.h"
 #include "sepconv/model/sequential.h"
+#include "sepconv/model/training.h"
 #include "sepconv/optim/adam.h"
 #include "sepconv/optim/schedules.h"
 
@@ -121,7 +135,7 @@ Recipe make_reference(uint64_t seed, int64_t, int64_t) {
 // while other jobs kept the load at 5-9. Other seeds: 91.2-91.5%. Variants
 // that did not pay for their time: a fourth separable block at 7x7 (+0.1%
 // on average over three seeds), a Dense(128) head, 7 or 8 epochs (+0.1-0.3%).
-Recipe make_fast(uint64_t seed, int64_t steps_per_epoch, int64_t epochs) {
+Recipe make_fast(uint64_t seed, int64_t epoch_steps, int64_t epochs) {
   Seeds s{seed};
   auto m = std::make_unique<Sequential<float>>("fast");
   m->add(std::make_shared<RandomFlip<float>>(RandomFlipOptions("horizontal").seed(seed)));
@@ -137,7 +151,7 @@ Recipe make_fast(uint64_t seed, int64_t steps_per_epoch, int64_t epochs) {
   m->add(std::make_shared<Flatten<float>>());
   m->add(std::make_shared<Dropout<float>>(DropoutOptions(0.3).seed(seed + 1)));
   m->add(std::make_shared<Dense<float>>(DenseOptions(10).kernel_initializer(s.glorot())));
-  const double total_steps = static_cast<double>(std::max<int64_t>(steps_per_epoch * epochs, 1));
+  const double total_steps = static_cast<double>(std::max<int64_t>(epoch_steps * epochs, 1));
   auto schedule = std::make_shared<CosineDecay>(3e-3, total_steps);
   return {std::move(m), std::make_shared<Adam<float>>(AdamOptions(schedule).epsilon(1e-7))};
 }
@@ -327,6 +341,80 @@ Tensor<float> labels_tensor(const std::vector<int32_t>& labels) {
   return t;
 }
 
+// ---- output files -----------------------------------------------------------------
+// Stand-ins for io/atomic_file.h's check_output_path and checked line append,
+// which are being written on another branch: swap these two for them then.
+
+// Fails before any training when `path` cannot be an output file: its
+// directory must exist, be a directory and be writable, and an existing
+// `path` must be a writable regular file (not a directory, not a device:
+// checkpoints and plots are replaced by rename, which must not hit a device
+// node). Without this a --checkpoint into a missing directory failed only
+// after a whole epoch of training.
+void local_check_output_path(const std::string& path, const std::string& what) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  if (path.empty() || !p.has_filename())
+    throw IOError(fmt::format("{} {}: not a file name", what, path));
+  const std::string dir = p.parent_path().empty() ? std::string(".") : p.parent_path().string();
+  struct stat st{};
+  if (stat(dir.c_str(), &st) != 0)
+    throw IOError(fmt::format("{} {}: directory {} is not accessible: {}", what, path, dir, std::strerror(errno)));
+  if (!S_ISDIR(st.st_mode)) throw IOError(fmt::format("{} {}: {} is not a directory", what, path, dir));
+  if (access(dir.c_str(), W_OK) != 0)
+    throw IOError(fmt::format("{} {}: directory {} is not writable: {}", what, path, dir, std::strerror(errno)));
+  if (stat(path.c_str(), &st) == 0) {
+    if (!S_ISREG(st.st_mode)) throw IOError(fmt::format("{} {}: exists and is not a regular file", what, path));
+    if (access(path.c_str(), W_OK) != 0)
+      throw IOError(fmt::format("{} {}: not writable: {}", what, path, std::strerror(errno)));
+  } else if (errno != ENOENT) {
+    throw IOError(fmt::format("{} {}: not accessible: {}", what, path, std::strerror(errno)));
+  }
+}
+
+// Appends `line` and a newline to `path`, checking the open, the write and
+// the flush to the kernel: an unchecked std::ofstream on a full disk (or into
+// a missing directory) silently wrote nothing and the run exited 0.
+void local_append_line(const std::string& path, const std::string& what, const std::string& line) {
+  errno = 0;
+  std::ofstream f(path, std::ios::app);
+  if (!f) throw IOError(fmt::format("{} {}: cannot open for appending: {}", what, path, std::strerror(errno)));
+  f << line << '\n';
+  f.flush();
+  if (f) f.close();
+  if (!f) throw IOError(fmt::format("{} {}: writing failed: {}", what, path, std::strerror(errno)));
+}
+
+// ---- options ------------------------------------------------------------------------
+
+// --train-limit / --test-limit: -1 (all the split) or 1 .. the split's size;
+// 0 is refused (fit would fail on zero samples only after loading and building).
+CLI::Option* add_limit_option(CLI::App& app, const std::string& name, int64_t& var, int64_t split_size,
+                              const std::string& description) {
+  const std::string expected = fmt::format("-1 (all) or an integer in [1, {}]", split_size);
+  CLI::Option* opt = app.add_option_function<std::string>(
+      name,
+      [&var, name, split_size, expected](const std::string& text) {
+        try {
+          var = cli::parse_integer<int64_t>(name, text, -1, split_size, expected);
+          if (var == 0) cli::fail(name, expected, text);
+        } catch (const cli::OptionError& e) {
+          throw CLI::ValidationError(e.what());
+        }
+      },
+      description);
+  opt->type_name("INT")->default_str(std::to_string(var));
+  return opt;
+}
+
+// A data directory may hold fewer images than Fashion-MNIST: a limit past
+// them would silently train (or test) on fewer than asked.
+void check_limit_loaded(const std::string& name, int64_t limit, int64_t loaded, const std::string& dir) {
+  if (limit != -1 && loaded < limit)
+    cli::fail(name, fmt::format("-1 (all) or an integer in [1, {}] (the images in {})", loaded, dir),
+              std::to_string(limit));
+}
+
 // libgomp reads its wait policy once, at load time. Its default spins at every
 // barrier, and on a busy two-core machine a spinning thread steals the core its
 // partner needs: measured here, an epoch slice took 46-50 s with the default
@@ -345,18 +433,36 @@ int main(int argc, char** argv) {
   const auto start = Clock::now();
   CLI::App app{"Train a separable CNN on Fashion-MNIST"};
   std::string model_name = "fast", data_dir = kFashionMnistDefaultDir, checkpoint, resume, metrics, plot;
-  int64_t epochs = 0, batch_size = 0, train_limit = -1;
+  int64_t epochs = 0, batch_size = 0, train_limit = -1, test_limit = -1;
   int threads = 2;
   uint64_t seed = 42;
+  // The largest --epochs: far more than any run needs, and small enough that
+  // epochs x steps per epoch (the schedule's length) stays exact in int64 and
+  // in a double.
+  constexpr int64_t kMaxEpochs = 1'000'000'000;
+  const int max_threads = max_num_threads();
   bool quiet = false, check_numerics = false;
   std::vector<std::string> names;
   for (const auto& [k, v] : model_specs()) names.push_back(k);
   app.add_option("--model", model_name, "Model: reference | fast | residual")->check(CLI::IsMember(names))->capture_default_str();
-  app.add_option("--epochs", epochs, "Epochs to train (default: the model's: reference 5, fast 6, residual 3)")->check(CLI::PositiveNumber);
-  app.add_option("--batch-size", batch_size, "Batch size (default: the model's: 64)")->check(CLI::PositiveNumber);
-  app.add_option("--threads", threads, "Threads (0: all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
-  app.add_option("--seed", seed, "Seed of the initial weights and the shuffling")->capture_default_str();
-  app.add_option("--train-limit", train_limit, "Train on the first N images only (-1: all 60000)")->capture_default_str();
+  cli::add_integer_option<int64_t>(app, "--epochs", epochs, 1, kMaxEpochs,
+                                   fmt::format("Epochs to train, 1 to {} (default: the model's: reference 5, fast 6, "
+                                               "residual 3)",
+                                               kMaxEpochs))
+      ->default_str("");
+  cli::add_integer_option<int64_t>(app, "--batch-size", batch_size, 1, std::numeric_limits<int64_t>::max(),
+                                   "Batch size, 1 to 2^63-1; larger than the training images is one batch an epoch "
+                                   "(default: the model's: 64)")
+      ->default_str("");
+  cli::add_integer_option<int>(app, "--threads", threads, 1, max_threads,
+                               fmt::format("Threads, 1 to {} (4 x the cores: more only slow the kernels down)",
+                                           max_threads));
+  cli::add_integer_option<uint64_t>(app, "--seed", seed, 0, std::numeric_limits<uint64_t>::max(),
+                                    "Seed of the initial weights and the shuffling, 0 to 2^64-1");
+  add_limit_option(app, "--train-limit", train_limit, 60000, "Train on the first N training images only, 1 to 60000 (-1: all)");
+  add_limit_option(app, "--test-limit", test_limit, 10000,
+                   "Evaluate on the first N test images only, 1 to 10000 (-1: all); --train-limit leaves the test "
+                   "split whole");
   app.add_option("--data-dir", data_dir, "Directory of the Fashion-MNIST IDX files")->capture_default_str();
   app.add_option("--checkpoint", checkpoint, "Save a checkpoint (safetensors) here after every epoch");
   app.add_option("--resume", resume, "Resume from this checkpoint");
@@ -369,20 +475,26 @@ int main(int argc, char** argv) {
   set_check_numerics(check_numerics);
 
   try {
+    // Before loading and training: a bad output path must not cost an epoch.
+    if (!metrics.empty()) local_check_output_path(metrics, "--metrics");
+    if (!plot.empty()) local_check_output_path(plot, "--plot");
+    if (!checkpoint.empty()) local_check_output_path(checkpoint, "--checkpoint");
     const ModelSpec& spec = model_specs().at(model_name);
     if (epochs == 0) epochs = spec.epochs;
     if (batch_size == 0) batch_size = spec.batch_size;
     set_num_threads(threads);
 
-    FashionMnist data = load_fashion_mnist(data_dir, train_limit);
+    FashionMnist data = load_fashion_mnist(data_dir, train_limit, test_limit);
     const Tensor<float> y_train = labels_tensor(data.train_labels), y_test = labels_tensor(data.test_labels);
     const int64_t n_train = data.train_images.dim(0);
-    const int64_t steps_per_epoch = (n_train + batch_size - 1) / batch_size;
+    check_limit_loaded("--train-limit", train_limit, n_train, data_dir);
+    check_limit_loaded("--test-limit", test_limit, data.test_images.dim(0), data_dir);
+    const int64_t steps = steps_per_epoch(n_train, batch_size);
     if (!quiet)
       fmt::print("Fashion-MNIST: {} training and {} test images loaded in {:.1f}s\n", n_train,
                  data.test_images.dim(0), std::chrono::duration<double>(Clock::now() - start).count());
 
-    Recipe recipe = spec.make(seed, steps_per_epoch, epochs);
+    Recipe recipe = spec.make(seed, steps, epochs);
     AnyModel& model = *recipe.model;
     model.build({28, 28, 1});
     model.compile(recipe.optimizer,
@@ -430,7 +542,7 @@ int main(int argc, char** argv) {
                          {"test_loss", *l.val_loss},
                          {"test_accuracy", *l.val_accuracy},
                          {"learning_rate", l.learning_rate}};
-            std::ofstream(metrics, std::ios::app) << line.dump() << "\n";
+            local_append_line(metrics, "--metrics", line.dump());
           }
           if (!checkpoint.empty()) {
             SafeTensorMetadata meta = identity;
@@ -448,6 +560,9 @@ int main(int argc, char** argv) {
     const double total = std::chrono::duration<double>(Clock::now() - start).count();
     fmt::print("Final test accuracy: {:.4f} ({} model, {} epochs, {} threads), total time {:.1f}s\n", last_accuracy,
                model_name, epochs, threads, total);
+    // The result line is output too: a full disk or a closed pipe must not exit 0.
+    if (std::fflush(stdout) != 0 || std::ferror(stdout))
+      throw IOError(fmt::format("writing to standard output failed: {}", std::strerror(errno)));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "train-fashion-mnist: %s\n", e.what());
     return 1;

@@ -19,6 +19,18 @@ namespace {
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
+// The one message for fit, evaluate and predict (Keras accepts any positive
+// batch size, also one larger than the data).
+void check_batch_size(int64_t batch_size) {
+  if (batch_size <= 0)
+    throw ValueError(fmt::format("Invalid value for argument `batch_size`: expected a positive integer. "
+                                 "Received: batch_size={}",
+                                 batch_size));
+}
+
+// End of the batch that starts at b0 < n: min(n, b0 + batch_size) without
+// computing b0 + batch_size, which overflows for a batch size near INT64_MAX.
+int64_t batch_end(int64_t b0, int64_t n, int64_t batch_size) { return b0 + std::min(n - b0, batch_size); }
 }  // namespace
 
 template <typename T>
@@ -157,20 +169,24 @@ History ModelBase<T>::fit(const Tensor<T>& x, const Tensor<T>& y, const FitOptio
                                  x.rank() ? x.dim(0) : 0, y.rank() ? y.dim(0) : 0));
   const int64_t n = x.dim(0);
   if (n == 0) throw ValueError("Expected input data to be non-empty (fit received 0 samples).");
-  if (o.batch_size_ <= 0)
-    throw ValueError(fmt::format("Argument `batch_size` must be a positive integer. Received: batch_size={}",
-                                 o.batch_size_));
-  if (o.initial_epoch_ < 0 || o.epochs_ < 0)
-    throw ValueError(fmt::format("Arguments `epochs` and `initial_epoch` must be >= 0. Received: epochs={}, "
-                                 "initial_epoch={}",
-                                 o.epochs_, o.initial_epoch_));
+  check_batch_size(o.batch_size_);
+  if (o.epochs_ < 0)
+    throw ValueError(fmt::format("Invalid value for argument `epochs`: expected an integer >= 0. Received: epochs={}",
+                                 o.epochs_));
+  if (o.initial_epoch_ < 0)
+    throw ValueError(fmt::format("Invalid value for argument `initial_epoch`: expected an integer >= 0. "
+                                 "Received: initial_epoch={}",
+                                 o.initial_epoch_));
+  if (o.verbose_ < 0 || o.verbose_ > 2)
+    throw ValueError(fmt::format("Invalid value for argument `verbose`: expected 0, 1 or 2. Received: verbose={}",
+                                 o.verbose_));
   if (o.validation_data_ && (o.validation_data_->first.rank() < 1 ||
                              o.validation_data_->first.dim(0) != o.validation_data_->second.dim(0)))
     throw ValueError("validation_data: x and y must hold the same number of samples");
   if (!built()) build(Shape(x.shape().begin() + 1, x.shape().end()));
 
   const bool tty = o.verbose_ == 1 && isatty(STDOUT_FILENO);
-  const int64_t steps = (n + o.batch_size_ - 1) / o.batch_size_;
+  const int64_t steps = steps_per_epoch(n, o.batch_size_);
   History history;
   stop_training = false;
   for (int64_t epoch = o.initial_epoch_; epoch < o.epochs_ && !stop_training; ++epoch) {
@@ -182,7 +198,9 @@ History ModelBase<T>::fit(const Tensor<T>& x, const Tensor<T>& y, const FitOptio
     double loss_sum = 0, correct = 0;
     int64_t seen = 0;
     for (int64_t step = 0; step < steps; ++step) {
-      const int64_t b0 = step * o.batch_size_, b1 = std::min(n, b0 + o.batch_size_);
+      // step * batch_size < n: a batch size past the data (up to INT64_MAX,
+      // as Keras allows) is one short batch.
+      const int64_t b0 = step * o.batch_size_, b1 = batch_end(b0, n, o.batch_size_);
       const Tensor<T> xb = o.shuffle_ ? gather_rows(x, order, b0, b1) : slice_rows(x, b0, b1);
       const Tensor<T> yb = o.shuffle_ ? gather_rows(y, order, b0, b1) : slice_rows(y, b0, b1);
       std::optional<double> acc;
@@ -224,8 +242,7 @@ History ModelBase<T>::fit(const Tensor<T>& x, const Tensor<T>& y, const FitOptio
 template <typename T>
 Evaluation ModelBase<T>::evaluate(const Tensor<T>& x, const Tensor<T>& y, int64_t batch_size) {
   check_compiled("evaluate");
-  if (batch_size <= 0)
-    throw ValueError(fmt::format("Argument `batch_size` must be a positive integer. Received: batch_size={}", batch_size));
+  check_batch_size(batch_size);
   if (x.rank() < 1 || y.rank() < 1 || x.dim(0) != y.dim(0))
     throw ValueError(fmt::format("Data cardinality is ambiguous: x sizes: {}, y sizes: {}. Make sure all arrays "
                                  "contain the same number of samples.",
@@ -234,8 +251,9 @@ Evaluation ModelBase<T>::evaluate(const Tensor<T>& x, const Tensor<T>& y, int64_
   if (n == 0) throw ValueError("Expected input data to be non-empty (evaluate received 0 samples).");
   NoGradGuard no_grad;
   double loss_sum = 0, correct = 0;
-  for (int64_t b0 = 0; b0 < n; b0 += batch_size) {
-    const int64_t b1 = std::min(n, b0 + batch_size), m = b1 - b0;
+  for (int64_t b0 = 0, b1; b0 < n; b0 = b1) {
+    b1 = batch_end(b0, n, batch_size);
+    const int64_t m = b1 - b0;
     const Tensor<T> yb = slice_rows(y, b0, b1);
     Variable<T> out = (*this)(Variable<T>(slice_rows(x, b0, b1)), false);
     double loss = static_cast<double>(loss_(Variable<T>(yb), out).value().item());
@@ -251,8 +269,7 @@ Evaluation ModelBase<T>::evaluate(const Tensor<T>& x, const Tensor<T>& y, int64_
 
 template <typename T>
 Tensor<T> ModelBase<T>::predict(const Tensor<T>& x, int64_t batch_size) {
-  if (batch_size <= 0)
-    throw ValueError(fmt::format("Argument `batch_size` must be a positive integer. Received: batch_size={}", batch_size));
+  check_batch_size(batch_size);
   if (x.rank() < 1) throw ShapeError("predict: the input needs a batch axis, received a scalar");
   const int64_t n = x.dim(0);
   NoGradGuard no_grad;
@@ -261,8 +278,8 @@ Tensor<T> ModelBase<T>::predict(const Tensor<T>& x, int64_t batch_size) {
   out_shape[0] = n;
   Tensor<T> out(out_shape);
   const int64_t row = n ? out.size() / n : 0;
-  for (int64_t b0 = 0; b0 < n; b0 += batch_size) {
-    const int64_t b1 = std::min(n, b0 + batch_size);
+  for (int64_t b0 = 0, b1; b0 < n; b0 = b1) {
+    b1 = batch_end(b0, n, batch_size);
     Variable<T> y = (*this)(Variable<T>(slice_rows(x, b0, b1)), false);
     std::memcpy(out.data() + b0 * row, y.value().data(), static_cast<size_t>(y.value().size()) * sizeof(T));
   }

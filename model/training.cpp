@@ -4,6 +4,9 @@
 #include <cstring>
 #include <random>
 
+#include <fmt/format.h>
+
+#include "sepconv/core/error.h"
 #include "sepconv/core/random.h"
 
 namespace sepconv {
@@ -36,6 +39,16 @@ std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch) 
   std::mt19937_64 rng(splitmix64(seed) ^ splitmix64(0x7a3f00d1ULL + static_cast<uint64_t>(epoch)));
   for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[bounded(rng, static_cast<uint64_t>(i + 1))]);
   return p;
+}
+
+int64_t steps_per_epoch(int64_t n, int64_t batch_size) {
+  if (batch_size <= 0)
+    throw ValueError(fmt::format("Invalid value for argument `batch_size`: expected a positive integer. "
+                                 "Received: batch_size={}",
+                                 batch_size));
+  if (n < 0)
+    throw ValueError(fmt::format("Invalid value for argument `n`: expected an integer >= 0. Received: n={}", n));
+  return n / batch_size + (n % batch_size != 0);
 }
 
 template <typename T>

@@ -67,6 +67,11 @@ class FitOptions {
 // (seed, epoch).
 std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch);
 
+// Batches in an epoch of n samples: ceil(n / batch_size), computed without
+// the (n + batch_size - 1) that overflows for a batch size near INT64_MAX.
+// Throws ValueError for n < 0 or batch_size <= 0.
+int64_t steps_per_epoch(int64_t n, int64_t batch_size);
+
 // The result of evaluate(): the loss (regularization included, as Keras
 // reports it) and the accuracy when it was asked for at compile().
 struct Evaluation {

@@ -1,11 +1,17 @@
 #define BOOST_TEST_MODULE core
 #include <boost/test/unit_test.hpp>
 
+#include <limits>
 #include <random>
+#include <string>
 
+#include <fmt/format.h>
+
+#include "sepconv/core/error.h"
 #include "sepconv/core/geometry.h"
 #include "sepconv/core/kernels/depthwise.h"
 #include "sepconv/core/kernels/gemm.h"
+#include "sepconv/core/parallel.h"
 #include "sepconv/core/tensor.h"
 
 using namespace sepconv;
@@ -69,4 +75,30 @@ BOOST_AUTO_TEST_CASE(gemm_matches_reference) {
       gemm_reference<double>(ta, tb, M, N, K, 1.0, A.data(), lda, B.data(), ldb, 0.0, R.data(), N);
       BOOST_TEST(max_abs_diff(C, R) < 1e-12);
     }
+}
+
+// libgomp aborts (50000) or crashes (100000) when asked for more threads than
+// it can create, so set_num_threads refuses counts past 4 x the cores, and
+// negative ones, naming the argument, the range and the value.
+BOOST_AUTO_TEST_CASE(set_num_threads_refuses_counts_out_of_range) {
+  const int before = num_threads(), max = max_num_threads();
+  BOOST_TEST(max >= 4);
+  BOOST_TEST(max % 4 == 0);
+  for (int n : {-1, max + 1, 100000, std::numeric_limits<int>::max()}) {
+    try {
+      set_num_threads(n);
+      BOOST_ERROR("set_num_threads(" << n << ") did not throw");
+    } catch (const ValueError& e) {
+      const std::string what = e.what();
+      BOOST_TEST(what.find("Invalid value for argument `num_threads`") != std::string::npos, what);
+      BOOST_TEST(what.find(fmt::format("[1, {}]", max)) != std::string::npos, what);
+      BOOST_TEST(what.find(fmt::format("Received: num_threads={}", n)) != std::string::npos, what);
+    }
+    BOOST_TEST(num_threads() == before);  // a refused count changes nothing
+  }
+  set_num_threads(1);
+  BOOST_TEST(num_threads() == 1);
+  set_num_threads(max);
+  BOOST_TEST(num_threads() == max);
+  set_num_threads(before);
 }

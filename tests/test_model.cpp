@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -566,4 +567,90 @@ BOOST_AUTO_TEST_CASE(loading_refuses_missing_unexpected_and_misshapen_tensors) {
   // weights-only load of a full checkpoint is fine
   BOOST_CHECK_NO_THROW(load_checkpoint(path, *a, nullptr));
   BOOST_CHECK_THROW(load_checkpoint(dir.file("absent.safetensors"), *a, nullptr), IOError);
+}
+
+namespace {
+// Runs fn, which must throw ValueError whose message holds every one of `parts`.
+template <typename F>
+void check_value_error(F&& fn, std::initializer_list<std::string> parts) {
+  try {
+    fn();
+    BOOST_ERROR("no ValueError thrown; expected one mentioning " << *parts.begin());
+  } catch (const ValueError& e) {
+    const std::string what = e.what();
+    for (const std::string& p : parts) BOOST_TEST(what.find(p) != std::string::npos, "'" << p << "' not in: " << what);
+  }
+}
+
+std::unique_ptr<Sequential<float>> small_mlp() {
+  auto m = std::make_unique<Sequential<float>>("mlp");
+  m->add(std::make_shared<Dense<float>>(DenseOptions(8).activation("relu").kernel_initializer(seeded(11))));
+  m->add(std::make_shared<Dense<float>>(DenseOptions(3).kernel_initializer(seeded(12))));
+  m->compile(std::make_shared<Adam<float>>(AdamOptions(0.01)), kLogitsLoss, {"accuracy"});
+  return m;
+}
+}  // namespace
+
+// Keras's wording for every bad fit/evaluate/predict argument: the argument,
+// what it accepts and the value received.
+BOOST_AUTO_TEST_CASE(fit_rejects_bad_batch_size_epochs_and_verbose) {
+  Tensor<float> x, y;
+  blobs(30, 3, x, y);
+  auto m = small_mlp();
+  for (int64_t b : {int64_t{0}, int64_t{-1}, std::numeric_limits<int64_t>::min()}) {
+    const std::string received = "Received: batch_size=" + std::to_string(b);
+    check_value_error([&] { m->fit(x, y, FitOptions<float>().batch_size(b).verbose(0)); },
+                      {"Invalid value for argument `batch_size`", "positive integer", received});
+    check_value_error([&] { m->evaluate(x, y, b); }, {"`batch_size`", received});
+    check_value_error([&] { m->predict(x, b); }, {"`batch_size`", received});
+  }
+  check_value_error([&] { m->fit(x, y, FitOptions<float>().epochs(-1).verbose(0)); },
+                    {"Invalid value for argument `epochs`", ">= 0", "Received: epochs=-1"});
+  check_value_error([&] { m->fit(x, y, FitOptions<float>().initial_epoch(-2).verbose(0)); },
+                    {"`initial_epoch`", "Received: initial_epoch=-2"});
+  check_value_error([&] { m->fit(x, y, FitOptions<float>().verbose(3)); }, {"`verbose`", "Received: verbose=3"});
+  // Refused before any step: the weights are still the initial ones (a fresh
+  // model with the same seeds predicts the same).
+  auto fresh = small_mlp();
+  const Tensor<float> p = m->predict(x), q = fresh->predict(x);
+  for (int64_t i = 0; i < p.size(); ++i) BOOST_TEST(p[i] == q[i]);
+}
+
+// (n + batch_size - 1) / batch_size overflowed for a batch size near INT64_MAX:
+// fit ran no step, reported a NaN loss and returned normally. Keras accepts
+// such a batch size: it is one batch of all the samples per epoch, the same
+// training as batch_size = n.
+BOOST_AUTO_TEST_CASE(fit_with_huge_batch_size_is_one_full_batch) {
+  Tensor<float> x, y;
+  blobs(30, 4, x, y);
+  auto reference = small_mlp();
+  const History want = reference->fit(x, y, FitOptions<float>().epochs(2).batch_size(30).seed(9).verbose(0));
+  for (int64_t b : {std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::max() - 1, int64_t{31}}) {
+    auto m = small_mlp();
+    const History got = m->fit(x, y, FitOptions<float>().epochs(2).batch_size(b).seed(9).verbose(0));
+    BOOST_TEST_REQUIRE(got.epochs.size() == 2u);
+    for (size_t e = 0; e < 2; ++e) {
+      BOOST_TEST(std::isfinite(got.epochs[e].loss));
+      BOOST_TEST(got.epochs[e].loss == want.epochs[e].loss);  // bit for bit: the same single batch
+    }
+    const Tensor<float> p = m->predict(x, b), q = reference->predict(x, 30);
+    for (int64_t i = 0; i < p.size(); ++i) BOOST_TEST(p[i] == q[i]);
+    const Evaluation e = m->evaluate(x, y, b);
+    BOOST_TEST(std::isfinite(e.loss));
+    BOOST_TEST(e.loss == reference->evaluate(x, y, 30).loss);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(steps_per_epoch_rounds_up_without_overflow) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  BOOST_TEST(steps_per_epoch(10, 3) == 4);
+  BOOST_TEST(steps_per_epoch(9, 3) == 3);
+  BOOST_TEST(steps_per_epoch(0, 5) == 0);
+  BOOST_TEST(steps_per_epoch(1, kMax) == 1);
+  BOOST_TEST(steps_per_epoch(60000, kMax) == 1);
+  BOOST_TEST(steps_per_epoch(kMax, kMax) == 1);
+  BOOST_TEST(steps_per_epoch(kMax, 1) == kMax);
+  BOOST_TEST(steps_per_epoch(kMax, 2) == kMax / 2 + 1);
+  check_value_error([] { steps_per_epoch(10, 0); }, {"`batch_size`", "Received: batch_size=0"});
+  check_value_error([] { steps_per_epoch(-1, 4); }, {"Received: n=-1"});
 }
