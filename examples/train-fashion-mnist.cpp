@@ -29,8 +29,6 @@
 // before it loads anything. The output paths (--metrics, --plot, --checkpoint)
 // are checked before the first epoch, and every write is checked: a failed
 // one stops the run with the path and the system's reason, exit status 1.
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
@@ -39,7 +37,6 @@
 #include <limits>
 #include <cstdlib>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -342,49 +339,6 @@ Tensor<float> labels_tensor(const std::vector<int32_t>& labels) {
 }
 
 // ---- output files -----------------------------------------------------------------
-// Stand-ins for io/atomic_file.h's check_output_path and checked line append,
-// which are being written on another branch: swap these two for them then.
-
-// Fails before any training when `path` cannot be an output file: its
-// directory must exist, be a directory and be writable, and an existing
-// `path` must be a writable regular file (not a directory, not a device:
-// checkpoints and plots are replaced by rename, which must not hit a device
-// node). Without this a --checkpoint into a missing directory failed only
-// after a whole epoch of training.
-void local_check_output_path(const std::string& path, const std::string& what) {
-  namespace fs = std::filesystem;
-  const fs::path p(path);
-  if (path.empty() || !p.has_filename())
-    throw IOError(fmt::format("{} {}: not a file name", what, path));
-  const std::string dir = p.parent_path().empty() ? std::string(".") : p.parent_path().string();
-  struct stat st{};
-  if (stat(dir.c_str(), &st) != 0)
-    throw IOError(fmt::format("{} {}: directory {} is not accessible: {}", what, path, dir, std::strerror(errno)));
-  if (!S_ISDIR(st.st_mode)) throw IOError(fmt::format("{} {}: {} is not a directory", what, path, dir));
-  if (access(dir.c_str(), W_OK) != 0)
-    throw IOError(fmt::format("{} {}: directory {} is not writable: {}", what, path, dir, std::strerror(errno)));
-  if (stat(path.c_str(), &st) == 0) {
-    if (!S_ISREG(st.st_mode)) throw IOError(fmt::format("{} {}: exists and is not a regular file", what, path));
-    if (access(path.c_str(), W_OK) != 0)
-      throw IOError(fmt::format("{} {}: not writable: {}", what, path, std::strerror(errno)));
-  } else if (errno != ENOENT) {
-    throw IOError(fmt::format("{} {}: not accessible: {}", what, path, std::strerror(errno)));
-  }
-}
-
-// Appends `line` and a newline to `path`, checking the open, the write and
-// the flush to the kernel: an unchecked std::ofstream on a full disk (or into
-// a missing directory) silently wrote nothing and the run exited 0.
-void local_append_line(const std::string& path, const std::string& what, const std::string& line) {
-  errno = 0;
-  std::ofstream f(path, std::ios::app);
-  if (!f) throw IOError(fmt::format("{} {}: cannot open for appending: {}", what, path, std::strerror(errno)));
-  f << line << '\n';
-  f.flush();
-  if (f) f.close();
-  if (!f) throw IOError(fmt::format("{} {}: writing failed: {}", what, path, std::strerror(errno)));
-}
-
 // ---- options ------------------------------------------------------------------------
 
 // --train-limit / --test-limit: -1 (all the split) or 1 .. the split's size;
@@ -476,9 +430,9 @@ int main(int argc, char** argv) {
 
   try {
     // Before loading and training: a bad output path must not cost an epoch.
-    if (!metrics.empty()) local_check_output_path(metrics, "--metrics");
-    if (!plot.empty()) local_check_output_path(plot, "--plot");
-    if (!checkpoint.empty()) local_check_output_path(checkpoint, "--checkpoint");
+    if (!metrics.empty()) check_output_path(metrics, "--metrics");
+    if (!plot.empty()) check_output_path(plot, "--plot");
+    if (!checkpoint.empty()) check_output_path(checkpoint, "--checkpoint");
     const ModelSpec& spec = model_specs().at(model_name);
     if (epochs == 0) epochs = spec.epochs;
     if (batch_size == 0) batch_size = spec.batch_size;
@@ -542,7 +496,7 @@ int main(int argc, char** argv) {
                          {"test_loss", *l.val_loss},
                          {"test_accuracy", *l.val_accuracy},
                          {"learning_rate", l.learning_rate}};
-            local_append_line(metrics, "--metrics", line.dump());
+            append_text_line(metrics, line.dump(), "--metrics");
           }
           if (!checkpoint.empty()) {
             SafeTensorMetadata meta = identity;

@@ -59,15 +59,15 @@ done
 # The equals form reaches the same parser.
 refuse "$train" "Received: --seed=-1" --seed=-1
 # Output paths, checked before the data is even loaded.
-refuse "$train" "--metrics /missing/dir/m.jsonl: directory /missing/dir is not accessible: No such file or directory" \
+refuse "$train" "Cannot write --metrics '/missing/dir/m.jsonl': its directory '/missing/dir' does not exist (No such file or directory)" \
   --metrics /missing/dir/m.jsonl
-refuse "$train" "--checkpoint /missing/dir/ck.safetensors: directory /missing/dir is not accessible" \
+refuse "$train" "Cannot write --checkpoint '/missing/dir/ck.safetensors': its directory '/missing/dir' does not exist" \
   --checkpoint /missing/dir/ck.safetensors
-refuse "$train" "--plot /missing/dir/p.svg: directory /missing/dir" --plot /missing/dir/p.svg
-refuse "$train" "--plot $work: exists and is not a regular file" --plot "$work"
-refuse "$train" "--metrics /dev/full: exists and is not a regular file" --metrics /dev/full
+refuse "$train" "Cannot write --plot '/missing/dir/p.svg': its directory '/missing/dir' does not exist" --plot /missing/dir/p.svg
+refuse "$train" "Cannot write --plot '$work': it is a directory, not a regular file" --plot "$work"
+refuse "$train" "Cannot write --metrics '/dev/full': it is a character device, not a regular file" --metrics /dev/full
 touch "$work/file"
-refuse "$train" "--checkpoint $work/file/ck.safetensors: $work/file is not a directory" --checkpoint "$work/file/ck.safetensors"
+refuse "$train" "Cannot write --checkpoint '$work/file/ck.safetensors': cannot examine '$work/file/ck.safetensors': Not a directory" --checkpoint "$work/file/ck.safetensors"
 # The benchmarks share the parser (exit status 2: usage).
 for t in 100000 0; do
   refuse "$bin/sepconv-bench" "Invalid value for argument \`--threads\`: expected an integer in [1, $max_threads]. Received: --threads=$t" --threads "$t"
@@ -117,7 +117,7 @@ refuse "$train" "Invalid value for argument \`--test-limit\`: expected -1 (all) 
 # Resuming with --metrics into a missing directory: refused before the first epoch.
 "$train" "${small[@]}" --epochs 1 --checkpoint "$work/r.safetensors" --quiet >/dev/null 2>"$work/err" ||
   fail "making the checkpoint to resume failed: $(cat "$work/err")"
-refuse "$train" "--metrics /missing/dir/m.jsonl: directory /missing/dir is not accessible" \
+refuse "$train" "Cannot write --metrics '/missing/dir/m.jsonl': its directory '/missing/dir' does not exist" \
   "${small[@]}" --resume "$work/r.safetensors" --epochs 2 --metrics /missing/dir/m.jsonl
 
 # A full disk mid-run: a file-size limit makes the append to a metrics file
@@ -133,7 +133,7 @@ rc=${PIPESTATUS[0]}
 if ((rc == 0 || rc >= 128)); then
   fail "metrics on a full disk: exit $rc: $(tail -3 "$work/out")"
 else
-  grep -qF -- "--metrics $work/full.jsonl: writing failed: File too large" "$work/out" ||
+  grep -qF -- "Cannot append to --metrics '$work/full.jsonl': write failed: File too large" "$work/out" ||
     fail "metrics on a full disk: no clear error: $(tail -3 "$work/out")"
   if grep -q 'Final test accuracy' "$work/out"; then fail "metrics on a full disk: the run went on to the end"; fi
   echo "ok: metrics on a full disk -> exit $rc: $(grep -F -- '--metrics' "$work/out")"
