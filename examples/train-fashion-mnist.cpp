@@ -512,8 +512,8 @@ int main(int argc, char** argv) {
       if (!plot.empty()) write_plot(plot, model_name, points);
     }
     const double total = std::chrono::duration<double>(Clock::now() - start).count();
-    fmt::print("Final test accuracy: {:.4f} ({} model, {} epochs, {} threads), total time {:.1f}s\n", last_accuracy,
-               model_name, epochs, threads, total);
+    fmt::print("Final test accuracy: {:.4f} ({} model, {} epoch{}, {} thread{}), total time {:.1f}s\n", last_accuracy,
+               model_name, epochs, epochs == 1 ? "" : "s", threads, threads == 1 ? "" : "s", total);
     // The result line is output too: a full disk or a closed pipe must not exit 0.
     if (std::fflush(stdout) != 0 || std::ferror(stdout))
       throw IOError(fmt::format("writing to standard output failed: {}", std::strerror(errno)));

@@ -33,6 +33,16 @@ refuse() {
   echo "ok: $what -> exit $rc: $(head -1 "$work/err")"
 }
 
+# checkpoint-info: --help is help, not a file name; another dash is a usage error.
+info="$bin/checkpoint-info"
+if "$info" --help >"$work/out" 2>"$work/err" && grep -q '^usage: checkpoint-info' "$work/out"; then
+  echo "ok: checkpoint-info --help -> usage on stdout, exit 0"
+else
+  fail "checkpoint-info --help: $(cat "$work/err")"
+fi
+refuse "$info" "usage: checkpoint-info FILE.safetensors" --frobnicate
+refuse "$info" "it is a character device, not a regular file" /dev/zero
+
 # Refused while parsing, before the data is read: no data set needed.
 # The largest count is 4 x the cores the library sees; read it from the refusal.
 max_threads=$("$train" --threads 0 2>&1 | sed -n 's/.*expected an integer in \[1, \([0-9]*\)\].*/\1/p')

@@ -2,13 +2,21 @@
 // dtypes, shapes, offsets) and lists its tensors and metadata. Exit status 0
 // when the file loads, 1 (with the reason on stderr) when it does not.
 #include <cstdio>
+#include <cstring>
 #include <exception>
 
 #include "sepconv/io/safetensors.h"
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: checkpoint-info FILE.safetensors\n");
+  constexpr const char* usage = "usage: checkpoint-info FILE.safetensors\n";
+  if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    std::fputs(usage, stdout);
+    return 0;
+  }
+  // A leading dash is an option we do not have, not a file name (name such a
+  // file ./-x); reading it as a path printed "Cannot read ... '--help'".
+  if (argc != 2 || argv[1][0] == '-') {
+    std::fputs(usage, stderr);
     return 2;
   }
   try {
