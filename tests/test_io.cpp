@@ -19,58 +19,13 @@
 #include "sepconv/io/fashion_mnist.h"
 #include "sepconv/io/idx.h"
 #include "sepconv/io/safetensors.h"
+#include "io_test_support.h"
 
 using namespace sepconv;
 namespace fs = std::filesystem;
+using namespace sepconv::io_test;
 
 namespace {
-
-using Bytes = std::vector<uint8_t>;
-
-// A fresh directory per test, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "sepconv_test_io_XXXXXX").string();
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    BOOST_REQUIRE(::mkdtemp(buf.data()) != nullptr);
-    path = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-};
-
-Bytes bytes_of(const std::string& s) { return Bytes(s.begin(), s.end()); }
-std::string text_of(const Bytes& b) { return std::string(b.begin(), b.end()); }
-
-void write_plain(const std::string& path, const Bytes& b) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
-
-// Asserts that `f` throws E whose message contains every one of `parts`.
-template <typename E, typename F>
-void check_throws(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    BOOST_ERROR("no exception thrown; expected one mentioning '" << *parts.begin() << "'");
-  } catch (const E& e) {
-    std::string msg = e.what();
-    for (const std::string& p : parts)
-      BOOST_TEST(msg.find(p) != std::string::npos, "message \"" << msg << "\" lacks \"" << p << "\"");
-  }
-}
 
 Bytes le64(uint64_t n) {
   Bytes b(8);
@@ -97,19 +52,6 @@ Bytes f32_le(std::initializer_list<float> values) {
   }
   return out;
 }
-
-// ---- fault injection for write_file_atomic -------------------------------
-std::string g_fail_step;
-int g_fail_errno = EIO;
-int fault_hook(std::string_view step) { return step == g_fail_step ? g_fail_errno : 0; }
-struct FaultGuard {
-  FaultGuard(std::string step, int err) {
-    g_fail_step = std::move(step);
-    g_fail_errno = err;
-    io_detail::set_atomic_write_fault_hook_for_testing(&fault_hook);
-  }
-  ~FaultGuard() { io_detail::set_atomic_write_fault_hook_for_testing(nullptr); }
-};
 
 }  // namespace
 

@@ -33,54 +33,13 @@
 #include "sepconv/layers/keras_config.h"
 #include "sepconv/model/checkpoint.h"
 #include "sepconv/model/sequential.h"
+#include "io_test_support.h"
 
 using namespace sepconv;
 namespace fs = std::filesystem;
+using namespace sepconv::io_test;
 
 namespace {
-
-using Bytes = std::vector<uint8_t>;
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "sepconv_test_io_hostile_XXXXXX").string();
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    BOOST_REQUIRE(::mkdtemp(buf.data()) != nullptr);
-    path = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-};
-
-std::string text_of(const Bytes& b) { return std::string(b.begin(), b.end()); }
-
-void write_plain(const std::string& path, const Bytes& b) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
-
-template <typename E, typename F>
-void check_throws(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    BOOST_ERROR("no exception thrown; expected one mentioning '" << *parts.begin() << "'");
-  } catch (const E& e) {
-    std::string msg = e.what();
-    for (const std::string& p : parts)
-      BOOST_TEST(msg.find(p) != std::string::npos, "message \"" << msg << "\" lacks \"" << p << "\"");
-  }
-}
 
 // A reader that blocks on a FIFO, or reads /dev/zero for ever, would hang the
 // whole test binary until ctest's 600 s timeout; SIGALRM kills it after 60 s
@@ -95,19 +54,6 @@ mode_t lstat_mode(const std::string& path) {
   BOOST_REQUIRE(::lstat(path.c_str(), &st) == 0);
   return st.st_mode;
 }
-
-// ---- fault injection (the hook of io/atomic_file.h) ----
-std::string g_fail_step;
-int g_fail_errno = 0;
-int fault_hook(std::string_view step) { return step == g_fail_step ? g_fail_errno : 0; }
-struct FaultGuard {
-  FaultGuard(std::string step, int err) {
-    g_fail_step = std::move(step);
-    g_fail_errno = err;
-    io_detail::set_atomic_write_fault_hook_for_testing(&fault_hook);
-  }
-  ~FaultGuard() { io_detail::set_atomic_write_fault_hook_for_testing(nullptr); }
-};
 
 // Every way of writing `path` must refuse it with a message holding `parts`
 // and leave it as it was (same kind of file).
