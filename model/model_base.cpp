@@ -11,6 +11,7 @@
 
 #include "sepconv/autograd/ops.h"
 #include "sepconv/autograd/tape.h"
+#include "sepconv/model/keras_weights.h"
 #include "sepconv/model/progress.h"
 
 namespace sepconv {
@@ -284,6 +285,18 @@ Tensor<T> ModelBase<T>::predict(const Tensor<T>& x, int64_t batch_size) {
     std::memcpy(out.data() + b0 * row, y.value().data(), static_cast<size_t>(y.value().size()) * sizeof(T));
   }
   return out;
+}
+
+template <typename T>
+void ModelBase<T>::save_weights(const std::string& path) {
+  sepconv::save_weights(*this, path, compiled() ? optimizer_.get() : nullptr);
+}
+
+template <typename T>
+void ModelBase<T>::load_weights(const std::string& path) {
+  Hdf5Group root = read_keras_weights_file(path);
+  const bool with_optimizer = compiled() && root.groups.count("optimizer");
+  load_weights_tree(*this, root, path, with_optimizer ? optimizer_.get() : nullptr);
 }
 
 template class ModelBase<float>;

@@ -82,6 +82,14 @@ class ModelBase {
   // The outputs in inference mode, batch by batch (no tape).
   Tensor<T> predict(const Tensor<T>& x, int64_t batch_size = 32);
 
+  // Keras's save_weights / load_weights: a Keras 3 ".weights.h5" file
+  // (model/keras_weights.h), with the optimizer's variables when the model is
+  // compiled. Loading restores the compiled optimizer's variables when the
+  // file has them (as Keras does; a file without them leaves it as it is),
+  // all or nothing.
+  void save_weights(const std::string& path);
+  void load_weights(const std::string& path);
+
   // Set by an epoch hook to end fit() after the current epoch.
   bool stop_training = false;
 

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages this project needs, if any is missing.
-# Usage: scripts/install-deps.sh [--fuzz] [--bench]
+# Usage: scripts/install-deps.sh [--fuzz] [--test] [--bench]
 #   --fuzz   also clang and its runtimes (sanitizers, libFuzzer, LLVM OpenMP)
+#   --test   also h5py, which the test suite uses as an independent reader and
+#            writer of Keras weight files (scripts/test.sh passes it)
 #   --bench  also PyTorch, for the peer benchmarks in ../shared/bench
 set -euo pipefail
 packages=(cmake g++ make pkg-config libopenblas-dev libboost-test-dev libfmt-dev nlohmann-json3-dev
-          zlib1g-dev libcli11-dev dataset-fashion-mnist)
+          zlib1g-dev libcli11-dev libhdf5-dev dataset-fashion-mnist)
 for arg in "$@"; do
   case "$arg" in
     --fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;
+    --test) packages+=(python3-h5py python3-numpy) ;;
     --bench) packages+=(python3-torch python3-numpy) ;;
     *) echo "unknown option: $arg" >&2; exit 2 ;;
   esac
