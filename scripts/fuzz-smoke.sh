@@ -5,7 +5,7 @@
 #
 # Usage: scripts/fuzz-smoke.sh [-runs=N] [harness ...]
 #   -runs=N   executions per harness (default 20000; scripts/fuzz-long.sh uses 1000000)
-#   harness   fuzz_idx, fuzz_safetensors, fuzz_json_config, fuzz_oracle_case, fuzz_model_config (default: all built)
+#   harness   fuzz_idx, fuzz_safetensors, fuzz_json_config, fuzz_oracle_case, fuzz_model_config, fuzz_weights_h5 (default: all built)
 # Environment: SEPCONV_FUZZ_BUILD (build directory, default build-fuzz),
 #              JOBS (build parallelism, default: nproc).
 # Prints, per harness, the executions done; exits non-zero if any harness
@@ -59,6 +59,7 @@ for h in "${harnesses[@]}"; do
   [ -d "fuzz/corpus/$h" ] && seeds+=("fuzz/corpus/$h")
   max_len=4096
   [ "$h" = fuzz_oracle_case ] && max_len=16384
+  [ "$h" = fuzz_weights_h5 ] && max_len=32768  # the seeds are HDF5 files of 12-23 KB
   start=$(date +%s)
   echo "== $h: $runs runs"
   if "$bin" -runs="$runs" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
