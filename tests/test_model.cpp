@@ -543,6 +543,10 @@ BOOST_AUTO_TEST_CASE(loading_refuses_missing_unexpected_and_misshapen_tensors) {
   const Tensor<float> before = bigger->layer("sep").weight("depthwise_kernel").variable.value().clone();
   const std::string missing = message_of(*bigger, nullptr);
   BOOST_TEST(missing.find("'extra/kernel'") != std::string::npos, missing);
+  // the path once: it read "Checkpoint 'p': Checkpoint 'p' has no tensor ..."
+  BOOST_TEST(missing.find(path) != std::string::npos, missing);
+  BOOST_TEST(missing.find(path) == missing.rfind(path), missing);
+  BOOST_TEST(missing.rfind("Checkpoint '" + path + "' has no tensor 'extra/kernel'", 0) == 0, missing);
   // nothing was changed by the failed load
   BOOST_TEST(max_abs_diff(bigger->layer("sep").weight("depthwise_kernel").variable.value(), before) == 0.0);
   // another output size: the shape is wrong
