@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include <fmt/format.h>
@@ -138,6 +139,10 @@ StorageCache& storage_cache() {
 
 template <typename T>
 std::shared_ptr<T> allocate(int64_t n, bool zero) {
+  // n * sizeof(T), rounded up to a size class, must not wrap around size_t:
+  // (2^62,) doubles would otherwise "need" 0 bytes and get a 64-byte block.
+  // Half the address space is more than any allocator can give anyway.
+  if (static_cast<uint64_t>(n) > std::numeric_limits<size_t>::max() / 2 / sizeof(T)) throw std::bad_array_new_length();
   const size_t bytes = size_class(static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(T));
   if (bytes < kCachedMin) {
     void* p = std::aligned_alloc(kAlignment, bytes);

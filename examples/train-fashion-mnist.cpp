@@ -40,6 +40,8 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,7 @@
 #include "cli_numbers.h"
 #include "sepconv/autograd/tape.h"
 #include "sepconv/core/error.h"
+#include "sepconv/core/json_limits.h"
 #include "sepconv/core/parallel.h"
 #include "sepconv/io/atomic_file.h"
 #include "sepconv/model/checkpoint.h"
@@ -326,11 +329,6 @@ json points_json(const std::vector<PlotPoint>& points) {
   for (const auto& p : points) a.push_back({p.loss, p.accuracy, p.test_loss, p.test_accuracy});
   return a;
 }
-std::vector<PlotPoint> points_from_json(const json& a) {
-  std::vector<PlotPoint> out;
-  for (const auto& p : a) out.push_back({p.at(0).get<double>(), p.at(1).get<double>(), p.at(2).get<double>(), p.at(3).get<double>()});
-  return out;
-}
 
 Tensor<float> labels_tensor(const std::vector<int32_t>& labels) {
   Tensor<float> t({static_cast<int64_t>(labels.size())});
@@ -338,7 +336,133 @@ Tensor<float> labels_tensor(const std::vector<int32_t>& labels) {
   return t;
 }
 
-// ---- output files -----------------------------------------------------------------
+// ---- resuming -----------------------------------------------------------------------
+// A checkpoint's metadata is outside input like any file: every value is
+// parsed strictly, and a bad one is an error naming the checkpoint, the key
+// and the value (cut to 80 characters: json_excerpt, as for case files).
+
+std::string quoted(const std::string& untrusted) { return json_excerpt(json(untrusted), 80); }
+
+// The keys every checkpoint of this program holds, for the message that says
+// a file lacks one.
+std::string written_keys(const SafeTensorMetadata& identity) {
+  std::string keys;
+  for (const auto& [k, v] : identity) keys += k + ", ";
+  return keys + "epoch and history";
+}
+
+const std::string& metadata_value(const SafeTensorMetadata& meta, const std::string& path, const std::string& key,
+                                  const SafeTensorMetadata& identity) {
+  auto it = meta.find(key);
+  if (it == meta.end())
+    throw ValueError(fmt::format("--resume: checkpoint '{}' has no metadata key '{}': it was not written by "
+                                 "train-fashion-mnist, whose checkpoints hold {}",
+                                 path, key, written_keys(identity)));
+  return it->second;
+}
+
+// The checkpoint must come from this run's model, seed, batch size and data
+// (and, with a schedule, epoch count): anything else would not resume the
+// same training. Checked before the tensors, whose mismatch would only say
+// that some weight is missing.
+void check_identity(const SafeTensorMetadata& meta, const std::string& path, const SafeTensorMetadata& identity) {
+  // The model first: another model's file differs in everything after it.
+  const std::string& model = metadata_value(meta, path, "model", identity);
+  if (model != identity.at("model"))
+    throw ValueError(fmt::format("--resume: checkpoint '{}' holds model {}, but this run trains model \"{}\"{}", path,
+                                 quoted(model), identity.at("model"),
+                                 model_specs().count(model) ? fmt::format(" (resume it with --model {})", model)
+                                                            : std::string()));
+  for (const auto& [k, v] : identity) {
+    const std::string& theirs = metadata_value(meta, path, k, identity);
+    if (theirs != v)
+      throw ValueError(fmt::format("--resume {}: the checkpoint was written with {}={}, this run has {}={}", path, k,
+                                   quoted(theirs), k, v));
+  }
+}
+
+// The epochs the checkpoint has done: an integer in [0, epochs].
+int64_t checkpoint_epoch(const SafeTensorMetadata& meta, const std::string& path, const SafeTensorMetadata& identity,
+                         int64_t epochs, int64_t max_epochs) {
+  const std::string& text = metadata_value(meta, path, "epoch", identity);
+  const std::optional<int64_t> epoch = cli::integer_in<int64_t>(text, 0, max_epochs);
+  if (!epoch)
+    throw ValueError(fmt::format("--resume: checkpoint '{}' has metadata epoch={}, expected an integer in [0, {}]",
+                                 path, quoted(text), epochs));
+  if (*epoch > epochs) {
+    // With a schedule the epoch count is part of the identity, already equal.
+    if (identity.count("epochs"))
+      throw ValueError(fmt::format("--resume: checkpoint '{}' has metadata epoch={}, past the epochs={} it records",
+                                   path, *epoch, epochs));
+    throw ValueError(fmt::format("--resume: checkpoint '{}' was saved after epoch {}, past the end of this run "
+                                 "(--epochs {}): resume it with --epochs {} or more",
+                                 path, *epoch, epochs, *epoch));
+  }
+  return *epoch;
+}
+
+// The per-epoch values: an array of `epoch` records [train loss, train
+// accuracy, test loss, test accuracy]; null stands for a non-finite value
+// (JSON has none: the writer's NaN comes back as null).
+std::vector<PlotPoint> checkpoint_history(const SafeTensorMetadata& meta, const std::string& path,
+                                          const SafeTensorMetadata& identity, int64_t epoch) {
+  const std::string what = fmt::format("--resume: checkpoint '{}' metadata 'history'", path);
+  const json a = parse_json_bounded(metadata_value(meta, path, "history", identity), what);
+  if (!a.is_array())
+    throw ValueError(fmt::format("{} must be an array of per-epoch records, received {}", what, json_excerpt(a, 80)));
+  if (static_cast<int64_t>(a.size()) != epoch)
+    throw ValueError(fmt::format("{} holds {} records, but its metadata epoch={} needs one per epoch", what, a.size(),
+                                 epoch));
+  std::vector<PlotPoint> out;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const json& r = a[i];
+    double v[4];
+    bool ok = r.is_array() && r.size() == 4;
+    for (size_t k = 0; ok && k < 4; ++k) {
+      ok = r[k].is_number() || r[k].is_null();
+      v[k] = r[k].is_number() ? r[k].get<double>() : std::numeric_limits<double>::quiet_NaN();
+    }
+    if (!ok)
+      throw ValueError(fmt::format("{} entry {} must be [train_loss, train_accuracy, test_loss, test_accuracy] (4 "
+                                   "numbers), received {}",
+                                   what, i, json_excerpt(r, 80)));
+    out.push_back({v[0], v[1], v[2], v[3]});
+  }
+  return out;
+}
+
+// Resuming after epoch E keeps the metrics file's records of epochs 1..E: the
+// run killed after appending epoch E+1 but before its checkpoint (or during
+// the save) would otherwise leave E+1 twice (1, 2, 2, 3, ...). Rewritten
+// atomically. A file that is not this program's JSON lines is refused, naming
+// the line, rather than cut.
+void cut_metrics_to_epoch(const std::string& path, int64_t epoch) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return;  // the appends create it; a dangling link is resolved there
+  // 1 KiB a record is generous; 256 MiB allows 10^5 epochs many times over.
+  const std::vector<uint8_t> bytes = read_file(path, uint64_t{256} << 20);
+  const std::string text(bytes.begin(), bytes.end());
+  std::string kept;
+  size_t line_no = 0;
+  for (size_t start = 0; start < text.size();) {
+    const size_t nl = text.find('\n', start);
+    const size_t end = nl == std::string::npos ? text.size() : nl;
+    const std::string line = text.substr(start, end - start);
+    start = end + 1;
+    ++line_no;
+    const std::string what = fmt::format("--metrics '{}' line {}", path, line_no);
+    const json record = parse_json_bounded(line, what);
+    const json* e = record.is_object() && record.contains("epoch") ? &record.at("epoch") : nullptr;
+    if (!e || !e->is_number_integer() || e->get<int64_t>() < 1)
+      throw ValueError(fmt::format("{} is not a record of train-fashion-mnist (an object with an integer \"epoch\" "
+                                   "of at least 1), received {}; the file is left as it is",
+                                   what, json_excerpt(record, 80)));
+    if (e->get<int64_t>() <= epoch) kept += line + "\n";
+  }
+  if (kept != text) write_file_atomic(path, kept);
+}
+
+
 // ---- options ------------------------------------------------------------------------
 
 // --train-limit / --test-limit: -1 (all the split) or 1 .. the split's size;
@@ -428,6 +552,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   set_check_numerics(check_numerics);
 
+  // What the run is doing, for the message should memory run out.
+  const char* doing = "checking the output paths";
   try {
     // Before loading and training: a bad output path must not cost an epoch.
     if (!metrics.empty()) check_output_path(metrics, "--metrics");
@@ -438,6 +564,7 @@ int main(int argc, char** argv) {
     if (batch_size == 0) batch_size = spec.batch_size;
     set_num_threads(threads);
 
+    doing = "loading Fashion-MNIST";
     FashionMnist data = load_fashion_mnist(data_dir, train_limit, test_limit);
     const Tensor<float> y_train = labels_tensor(data.train_labels), y_test = labels_tensor(data.test_labels);
     const int64_t n_train = data.train_images.dim(0);
@@ -448,6 +575,7 @@ int main(int argc, char** argv) {
       fmt::print("Fashion-MNIST: {} training and {} test images loaded in {:.1f}s\n", n_train,
                  data.test_images.dim(0), std::chrono::duration<double>(Clock::now() - start).count());
 
+    doing = "building the model";
     Recipe recipe = spec.make(seed, steps, epochs);
     AnyModel& model = *recipe.model;
     model.build({28, 28, 1});
@@ -466,16 +594,17 @@ int main(int argc, char** argv) {
     int64_t initial_epoch = 0;
     std::vector<PlotPoint> points;
     if (!resume.empty()) {
-      SafeTensorMetadata meta = load_checkpoint(resume, model, recipe.optimizer.get());
-      for (const auto& [k, v] : identity)
-        if (meta.count(k) && meta.at(k) != v)
-          throw ValueError(fmt::format("--resume {}: the checkpoint was written with {}={}, this run has {}={}", resume,
-                                       k, meta.at(k), k, v));
-      initial_epoch = std::stoll(meta.at("epoch"));
-      if (meta.count("history")) points = points_from_json(json::parse(meta.at("history")));
+      doing = "reading the checkpoint";
+      const SafeTensorsFile file = load_safetensors(resume);
+      check_identity(file.metadata, resume, identity);
+      initial_epoch = checkpoint_epoch(file.metadata, resume, identity, epochs, kMaxEpochs);
+      points = checkpoint_history(file.metadata, resume, identity, initial_epoch);
+      load_checkpoint(file, resume, model, recipe.optimizer.get());
+      if (!metrics.empty()) cut_metrics_to_epoch(metrics, initial_epoch);
       if (!quiet) fmt::print("Resumed from {} after epoch {}\n", resume, initial_epoch);
     }
     if (!metrics.empty() && resume.empty()) write_file_atomic(metrics, std::string());  // a fresh file
+    doing = "training";
 
     double last_accuracy = 0;
     FitOptions<float> fit;
@@ -517,6 +646,9 @@ int main(int argc, char** argv) {
     // The result line is output too: a full disk or a closed pipe must not exit 0.
     if (std::fflush(stdout) != 0 || std::ferror(stdout))
       throw IOError(fmt::format("writing to standard output failed: {}", std::strerror(errno)));
+  } catch (const std::bad_alloc&) {  // before std::exception, whose what() says only "std::bad_alloc"
+    std::fprintf(stderr, "train-fashion-mnist: out of memory while %s (std::bad_alloc)\n", doing);
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "train-fashion-mnist: %s\n", e.what());
     return 1;

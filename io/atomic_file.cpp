@@ -1,14 +1,20 @@
 #include "sepconv/io/atomic_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
+#include <limits>
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -62,14 +68,85 @@ class TempFile {
   bool released_ = false;
 };
 
-std::string unique_suffix() {
-  static std::atomic<uint64_t> counter{0};
+std::string dir_of(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  return dir.empty() ? std::string(".") : dir;
+}
+
+// This process's part of every temporary name: random, so that a process
+// that reuses a dead writer's pid still tells its own temporaries apart.
+uint64_t process_salt() {
   static const uint64_t salt = [] {
     std::random_device rd;
     return (static_cast<uint64_t>(rd()) << 32) ^ rd();
   }();
+  return salt;
+}
+
+// "<pid>-<salt>-<counter>", pid in decimal, salt and counter in hex.
+std::string unique_suffix() {
+  static std::atomic<uint64_t> counter{0};
   uint64_t n = counter.fetch_add(1, std::memory_order_relaxed);
-  return fmt::format("{}-{:x}-{:x}", static_cast<long>(::getpid()), salt, n);
+  return fmt::format("{}-{:x}-{:x}", static_cast<long>(::getpid()), process_salt(), n);
+}
+
+std::string temp_prefix(const std::string& base) { return fmt::format(".{}.tmp-", base); }
+
+// Parses `digits` (the whole of it: 1 to 19 decimal or 1 to 16 hex digits, no
+// sign, decimal without a leading zero) as written by unique_suffix.
+bool parse_name_number(std::string_view digits, int base, uint64_t& out) {
+  if (digits.empty() || digits.size() > (base == 10 ? 19u : 16u) || (base == 10 && digits[0] == '0')) return false;
+  for (char c : digits)
+    if (!(std::isdigit(static_cast<unsigned char>(c)) || (base == 16 && c >= 'a' && c <= 'f'))) return false;
+  out = std::stoull(std::string(digits), nullptr, base);
+  return true;
+}
+
+// Whether `name` is exactly a temporary this library made for `base`
+// (".<base>.tmp-<pid>-<salt>-<counter>") that no live writer can still be
+// using: its writer's process is gone, or it is an earlier process that had
+// our pid (another salt). Our own process's temporaries are left alone: another
+// thread may be writing one now, and a failed write removes its own.
+bool is_stale_temp(const std::string& name, const std::string& base) {
+  const std::string prefix = temp_prefix(base);
+  if (name.compare(0, prefix.size(), prefix) != 0) return false;
+  const std::string_view rest = std::string_view(name).substr(prefix.size());
+  const size_t a = rest.find('-');
+  const size_t b = a == std::string_view::npos ? a : rest.find('-', a + 1);
+  if (b == std::string_view::npos) return false;
+  uint64_t pid = 0, salt = 0, counter = 0;
+  if (!parse_name_number(rest.substr(0, a), 10, pid) || !parse_name_number(rest.substr(a + 1, b - a - 1), 16, salt) ||
+      !parse_name_number(rest.substr(b + 1), 16, counter))
+    return false;
+  if (pid > static_cast<uint64_t>(std::numeric_limits<pid_t>::max()) || pid == 0) return false;
+  if (static_cast<pid_t>(pid) == ::getpid()) return salt != process_salt();
+  // ESRCH: no such process. EPERM means it exists (another user's): keep.
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+// After a successful save of `target`: removes the temporaries a killed
+// writer of the same file left behind (the only way one survives; see
+// TempFile). Only names of exactly our pattern for this file, only regular
+// files of this user, only when is_stale_temp says no writer is alive; best
+// effort (a file that cannot be removed stays, the save has succeeded).
+// A writer in another pid namespace sharing the directory looks dead from
+// here; sharing one checkpoint path across containers is not supported.
+void remove_stale_temps(const std::string& target) {
+  const std::filesystem::path t(target);
+  const std::string base = t.filename().string();
+  const std::string dir = dir_of(target);
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  std::vector<std::string> stale;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (!is_stale_temp(name, base)) continue;
+    const std::string p = (std::filesystem::path(dir) / name).string();
+    struct stat st{};
+    if (::lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid()) stale.push_back(p);
+  }
+  ::closedir(d);
+  for (const std::string& p : stale) (void)::unlink(p.c_str());
 }
 
 // `path` is where the file goes (symbolic links resolved); `shown` is the
@@ -81,7 +158,7 @@ TempFile create_temp_next_to(const std::string& path, const std::string& shown) 
   // Hidden, and named after the target, so a leftover (after a crash, the only
   // way one survives) is recognisable.
   for (int attempt = 0; attempt < 100; ++attempt) {
-    std::filesystem::path tmp = dir / fmt::format(".{}.tmp-{}", base, unique_suffix());
+    std::filesystem::path tmp = dir / (temp_prefix(base) + unique_suffix());
     std::string tmp_path = tmp.string();
     int err = injected_fault("open");
     int fd = -1;
@@ -112,11 +189,6 @@ int write_all(int fd, const uint8_t* data, size_t n) {
     n -= static_cast<size_t>(w);
   }
   return 0;
-}
-
-std::string dir_of(const std::string& path) {
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  return dir.empty() ? std::string(".") : dir;
 }
 
 // Where a write to a path really goes: the end of its symbolic-link chain.
@@ -227,6 +299,7 @@ void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) 
   if (err && err != EINVAL && err != ENOTSUP)
     throw IOError(fmt::format("Wrote '{}' but could not flush its directory '{}' to disk: {}", path, dir_path,
                               std::strerror(err)));
+  remove_stale_temps(target.path);
 }
 
 void write_file_atomic(const std::string& path, std::string_view bytes) {

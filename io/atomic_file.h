@@ -24,6 +24,11 @@ namespace sepconv {
 // refused, as is a new name whose directory does not exist.
 // On failure throws IOError naming the path, the step that failed and the
 // system's reason; the temporary file is removed and the old target is intact.
+// The temporary is ".<name>.tmp-<pid>-<salt>-<counter>" in the target's
+// directory; only a killed writer leaves one behind. After a successful
+// write, the temporaries of exactly that pattern for the same target whose
+// writer is gone (no process of that pid, or an earlier process of our pid)
+// and that are this user's regular files are removed (best effort).
 void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes);
 void write_file_atomic(const std::string& path, std::string_view bytes);
 

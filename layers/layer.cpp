@@ -219,6 +219,18 @@ Weight<T>& Layer<T>::add_weight(const std::string& name, const Shape& shape, std
                                 std::shared_ptr<Regularizer> regularizer, std::shared_ptr<Constraint> constraint,
                                 bool trainable) {
   if (has_weight(name)) throw ValueError(fmt::format("Layer '{}' already has a weight named '{}'", name_, name));
+  // Checked before the initializer allocates: an absurd shape from a config
+  // would otherwise end in a bare std::bad_alloc (or, past int64, an overflow).
+  int64_t elements = 0;
+  try {
+    elements = shape_size(shape);
+  } catch (const ShapeError& e) {
+    throw ShapeError(fmt::format("Layer '{}' cannot create weight '{}': {}", name_, name, e.what()));
+  }
+  if (elements > kMaxWeightElements)
+    throw ShapeError(fmt::format("Layer '{}' cannot create weight '{}' of shape {}: {} elements, more than the {} "
+                                 "(2^31) one weight may hold",
+                                 name_, name, shape_str(shape), elements, kMaxWeightElements));
   if (!initializer) initializer = get_initializer("glorot_uniform");
   Tensor<T> value = (*initializer)(shape, T{});
   if (value.shape() != shape)

@@ -43,6 +43,12 @@ struct Weight : Parameter<T> {
   const Projection* projection() const override { return constraint.get(); }
 };
 
+// The most elements one weight may hold: 2^31, 8 GiB of float32. Far above
+// any real layer (the largest Keras application's biggest kernel has about
+// 10^8), and low enough that a shape read from a config by mistake (filters
+// 10^12) is refused with the layer's name instead of failing to allocate.
+inline constexpr int64_t kMaxWeightElements = int64_t{1} << 31;
+
 template <typename T>
 class Layer : public std::enable_shared_from_this<Layer<T>> {
  public:
@@ -116,7 +122,9 @@ class Layer : public std::enable_shared_from_this<Layer<T>> {
 
  protected:
   // Creates a weight initialized from `initializer` (null: glorot_uniform, as
-  // Keras's add_weight for float weights). Its variable requires a gradient
+  // Keras's add_weight for float weights). A shape of more than
+  // kMaxWeightElements elements is a ShapeError naming the layer, the weight
+  // and the shape, raised before anything is allocated. Its variable requires a gradient
   // when trainable and is named "<layer name>/<name>" (Keras's variable path).
   // The returned reference is valid until the next add_weight; keep the
   // Variable (a shared handle) rather than the reference.

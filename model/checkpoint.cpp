@@ -68,7 +68,13 @@ template <typename T>
 SafeTensorMetadata load_checkpoint(const std::string& path, ModelBase<T>& model,
                                    std::type_identity_t<Optimizer<T>>* optimizer) {
   require_built(model, "load_checkpoint");
-  SafeTensorsFile file = load_safetensors(path);
+  return load_checkpoint(load_safetensors(path), path, model, optimizer);
+}
+
+template <typename T>
+SafeTensorMetadata load_checkpoint(const SafeTensorsFile& file, const std::string& path, ModelBase<T>& model,
+                                   std::type_identity_t<Optimizer<T>>* optimizer) {
+  require_built(model, "load_checkpoint");
   std::set<std::string> used;
   auto find = [&](const std::string& name, const Shape* shape) -> const SafeTensor& {
     auto it = file.tensors.find(name);
@@ -78,16 +84,20 @@ SafeTensorMetadata load_checkpoint(const std::string& path, ModelBase<T>& model,
     used.insert(name);
     return it->second;
   };
+  // find() names the path itself, so it stays outside the try blocks that
+  // prefix the converters' messages (which do not know the path) with it.
   auto tensor = [&](const std::string& name, const Shape& shape) {
+    const SafeTensor& st = find(name, &shape);
     try {
-      return tensor_from_safetensor<T>(find(name, &shape), shape, name);
+      return tensor_from_safetensor<T>(st, shape, name);
     } catch (const ValueError& e) {
       throw ValueError(fmt::format("Checkpoint '{}': {}", path, e.what()));
     }
   };
   auto counter = [&](const std::string& name) {
+    const SafeTensor& st = find(name, nullptr);
     try {
-      return int64_from_safetensor(find(name, nullptr), name);
+      return int64_from_safetensor(st, name);
     } catch (const ValueError& e) {
       throw ValueError(fmt::format("Checkpoint '{}': {}", path, e.what()));
     }
@@ -99,8 +109,9 @@ SafeTensorMetadata load_checkpoint(const std::string& path, ModelBase<T>& model,
     assignments.emplace_back(&w->variable.value(), tensor(name, w->variable.shape()));
   std::vector<std::pair<SeedGeneratorLayer*, std::array<uint64_t, 2>>> seed_states;
   for (auto& [name, d] : seeded_layers(model)) {
+    const SafeTensor& st = find(name, nullptr);
     try {
-      seed_states.emplace_back(d, seed_state_from(find(name, nullptr), name));
+      seed_states.emplace_back(d, seed_state_from(st, name));
     } catch (const ValueError& e) {
       throw ValueError(fmt::format("Checkpoint '{}': {}", path, e.what()));
     }
@@ -131,5 +142,9 @@ template void save_checkpoint(const std::string&, ModelBase<float>&, Optimizer<f
 template void save_checkpoint(const std::string&, ModelBase<double>&, Optimizer<double>*, const SafeTensorMetadata&);
 template SafeTensorMetadata load_checkpoint(const std::string&, ModelBase<float>&, Optimizer<float>*);
 template SafeTensorMetadata load_checkpoint(const std::string&, ModelBase<double>&, Optimizer<double>*);
+template SafeTensorMetadata load_checkpoint(const SafeTensorsFile&, const std::string&, ModelBase<float>&,
+                                            Optimizer<float>*);
+template SafeTensorMetadata load_checkpoint(const SafeTensorsFile&, const std::string&, ModelBase<double>&,
+                                            Optimizer<double>*);
 
 }  // namespace sepconv

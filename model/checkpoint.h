@@ -40,4 +40,11 @@ template <typename T>
 SafeTensorMetadata load_checkpoint(const std::string& path, ModelBase<T>& model,
                                    std::type_identity_t<Optimizer<T>>* optimizer);
 
+// The same from a file already read with load_safetensors (`path` names it in
+// messages), so a caller can check the metadata (which run wrote it) before
+// the tensors, whose mismatch would say less.
+template <typename T>
+SafeTensorMetadata load_checkpoint(const SafeTensorsFile& file, const std::string& path, ModelBase<T>& model,
+                                   std::type_identity_t<Optimizer<T>>* optimizer);
+
 }  // namespace sepconv

@@ -33,6 +33,15 @@ BOOST_AUTO_TEST_CASE(tensor_basics) {
   BOOST_TEST(reinterpret_cast<uintptr_t>(t.data()) % 64 == 0);
 }
 
+// A shape whose element count fits int64 but whose bytes do not fit size_t
+// wrapped to a 64-byte block (2^62 doubles "need" 2^65 bytes, 0 mod 2^64):
+// the first write went past it. Now it is an allocation that cannot be made.
+BOOST_AUTO_TEST_CASE(tensor_bytes_cannot_wrap_around) {
+  BOOST_CHECK_THROW(Tensor<double>({int64_t{1} << 62}), std::bad_alloc);
+  BOOST_CHECK_THROW(Tensor<float>::uninitialized({int64_t{1} << 62}), std::bad_alloc);
+  BOOST_CHECK_THROW(Tensor<float>({int64_t{1} << 40, int64_t{1} << 40}), ShapeError);  // the count itself overflows
+}
+
 BOOST_AUTO_TEST_CASE(layout_round_trip) {
   Tensor<double> x({2, 3, 4, 5});
   for (int64_t i = 0; i < x.size(); ++i) x[i] = i;

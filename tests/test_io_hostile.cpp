@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -237,6 +238,71 @@ BOOST_AUTO_TEST_CASE(append_text_line_reports_a_full_disk) {
   FaultGuard fault("fsync", EINVAL);
   append_text_line(p, "third");
   BOOST_TEST(text_of(read_file(p)) == "first\nthird\n");
+}
+
+// Item 9: a writer killed mid-save leaves its temporary; the next successful
+// save of the same file removes it, and only what no live writer can own.
+namespace {
+std::string g_seen_dir, g_seen_temp;
+int remember_temp(std::string_view step) {  // at "fsync" the temporary exists
+  if (step == "fsync")
+    for (const auto& e : fs::directory_iterator(g_seen_dir))
+      if (e.path().filename().string().rfind(".ck.bin.tmp-", 0) == 0) g_seen_temp = e.path().filename().string();
+  return 0;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(stale_temporaries_of_dead_writers_are_removed_on_the_next_save) {
+  TempDir dir;
+  const std::string target = dir / "ck.bin";
+  // This process's own prefix "<pid>-<salt>-", seen during a save.
+  g_seen_dir = dir.path.string();
+  io_detail::set_atomic_write_fault_hook_for_testing(remember_temp);
+  write_file_atomic(target, std::string_view("first"));
+  io_detail::set_atomic_write_fault_hook_for_testing(nullptr);
+  BOOST_REQUIRE(!g_seen_temp.empty());
+  const std::string ours = g_seen_temp.substr(0, g_seen_temp.rfind('-') + 1);  // ".ck.bin.tmp-<pid>-<salt>-"
+  BOOST_TEST((dir.entries() == std::vector<std::string>{"ck.bin"}));
+
+  // A pid that is certainly dead: a child that has exited and been reaped.
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  BOOST_REQUIRE(child > 0);
+  int status = 0;
+  BOOST_REQUIRE(::waitpid(child, &status, 0) == child);
+  const std::string dead = std::to_string(child), self = std::to_string(::getpid()),
+                    parent = std::to_string(::getppid());
+  const std::vector<std::string> stale = {
+      ".ck.bin.tmp-" + dead + "-1a2b-0",                  // its writer is gone
+      ".ck.bin.tmp-" + self + "-0-7",                     // our pid, but an earlier process's salt
+  };
+  const std::vector<std::string> kept = {
+      ours + "ff",                                        // ours: another thread may be writing it
+      ".ck.bin.tmp-" + parent + "-1a2b-0",                // a live process's
+      ".ck.bin.tmp-" + dead + "-1A2B-0",                  // not our spelling (upper-case hex)
+      ".ck.bin.tmp-0" + dead + "-1a2b-0",                 // a leading zero
+      ".ck.bin.tmp-" + dead + "-1a2b-0.bak",              // something after the name
+      ".ck.bin.tmp-" + dead + "-1a2b",                    // a part missing
+      "ck.bin.tmp-" + dead + "-1a2b-0",                   // not hidden
+      ".other.bin.tmp-" + dead + "-1a2b-0",               // another file's
+      ".ck.bin.tmp-" + dead + "-1a2b-1",                  // a directory, not a file
+      ".ck.bin.tmp-" + dead + "-1a2b-2",                  // a symbolic link
+  };
+  for (const std::string& n : stale) write_plain(dir / n, bytes_of("partial"));
+  for (size_t i = 0; i + 2 < kept.size(); ++i) write_plain(dir / kept[i], bytes_of("partial"));
+  fs::create_directory(dir / kept[kept.size() - 2]);
+  fs::create_symlink("ck.bin", dir / kept.back());
+
+  // A failed save removes nothing; a successful one removes the stale two.
+  {
+    FaultGuard fault("rename", EIO);
+    check_throws<IOError>([&] { write_file_atomic(target, std::string_view("second")); }, {target});
+  }
+  for (const std::string& n : stale) BOOST_TEST(fs::exists(dir / n), n << " removed by a failed save");
+  write_file_atomic(target, std::string_view("third"));
+  for (const std::string& n : stale) BOOST_TEST(!fs::exists(dir / n), n << " was not removed");
+  for (const std::string& n : kept) BOOST_TEST(fs::exists(fs::symlink_status(dir / n)), n << " was removed");
+  BOOST_TEST(text_of(read_file(target)) == "third");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

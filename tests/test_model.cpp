@@ -287,6 +287,44 @@ BOOST_AUTO_TEST_CASE(depthwise_conv2d_layer) {
   BOOST_CHECK_THROW(dw(Variable<double>(Tensor<double>({5, 5, 3}))), ShapeError);
 }
 
+// Issue 18: filters 2^40 in a case file ended in a bare std::bad_alloc. Now
+// add_weight refuses the shape first, naming the layer, weight, shape and cap.
+BOOST_AUTO_TEST_CASE(huge_weights_are_refused_before_allocating) {
+  auto message = [](const std::shared_ptr<Layer<float>>& layer) -> std::string {
+    Sequential<float> m("huge");
+    m.add(layer);
+    try {
+      m.build({8, 8, 1});
+    } catch (const ShapeError& e) {
+      return e.what();
+    }
+    return "(no ShapeError)";
+  };
+  const std::string sep =
+      message(std::make_shared<SeparableConv2D<float>>(SeparableConv2DOptions(int64_t{1} << 40, 3).name("sep")));
+  BOOST_TEST(sep ==
+                 "Layer 'sep' cannot create weight 'pointwise_kernel' of shape (1, 1, 1, 1099511627776): "
+                 "1099511627776 elements, more than the 2147483648 (2^31) one weight may hold",
+             sep);
+  // Just past the cap; the depthwise kernel (3, 3, 1, dm) is created first.
+  const std::string dw = message(std::make_shared<DepthwiseConv2D<float>>(
+      DepthwiseConv2DOptions(3).depth_multiplier((int64_t{1} << 31) / 9 + 1).name("dw")));
+  BOOST_TEST(dw.find("Layer 'dw' cannot create weight 'kernel' of shape (3, 3, 1, 238609295)") == 0, dw);
+  // A shape whose element count overflows int64 names the layer too.
+  auto dense = std::make_shared<Dense<float>>(DenseOptions(int64_t{1} << 62).name("d"));
+  Sequential<float> m("overflow");
+  m.add(std::make_shared<Flatten<float>>());
+  m.add(dense);
+  try {
+    m.build({8, 8, 1});
+    BOOST_ERROR("no ShapeError");
+  } catch (const ShapeError& e) {
+    BOOST_TEST(std::string(e.what()).find("Layer 'd' cannot create weight 'kernel': Shape (64, 4611686018427387904) "
+                                          "has too many elements") == 0,
+               e.what());
+  }
+}
+
 // ---- batch normalization --------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(batch_norm_training_inference_and_moving_averages) {
@@ -543,6 +581,10 @@ BOOST_AUTO_TEST_CASE(loading_refuses_missing_unexpected_and_misshapen_tensors) {
   const Tensor<float> before = bigger->layer("sep").weight("depthwise_kernel").variable.value().clone();
   const std::string missing = message_of(*bigger, nullptr);
   BOOST_TEST(missing.find("'extra/kernel'") != std::string::npos, missing);
+  // the path once: it read "Checkpoint 'p': Checkpoint 'p' has no tensor ..."
+  BOOST_TEST(missing.find(path) != std::string::npos, missing);
+  BOOST_TEST(missing.find(path) == missing.rfind(path), missing);
+  BOOST_TEST(missing.rfind("Checkpoint '" + path + "' has no tensor 'extra/kernel'", 0) == 0, missing);
   // nothing was changed by the failed load
   BOOST_TEST(max_abs_diff(bigger->layer("sep").weight("depthwise_kernel").variable.value(), before) == 0.0);
   // another output size: the shape is wrong

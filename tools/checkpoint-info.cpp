@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <new>
 
 #include "sepconv/io/safetensors.h"
 
@@ -25,6 +26,9 @@ int main(int argc, char** argv) {
       std::printf("%-60s %-4s %s\n", name.c_str(), t.dtype.c_str(), sepconv::shape_str(t.shape).c_str());
     for (const auto& [key, value] : f.metadata) std::printf("metadata %s = %s\n", key.c_str(), value.c_str());
     return 0;
+  } catch (const std::bad_alloc&) {  // before std::exception, whose what() says only "std::bad_alloc"
+    std::fprintf(stderr, "checkpoint-info: out of memory while reading '%s' (std::bad_alloc)\n", argv[1]);
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "checkpoint-info: %s\n", e.what());
     return 1;

@@ -15,6 +15,7 @@
 #include <charconv>
 #include <cmath>
 #include <concepts>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -44,22 +45,31 @@ std::string integer_range(T lo, T hi) {
   return fmt::format("an integer in [{}, {}]", lo, hi);
 }
 
-// The integer `text` spells, in [lo, hi]. The whole text must be decimal
-// digits, with a '-' only for a signed T: no '+', spaces, exponent or fraction.
-// `expected` overrides the "an integer in [lo, hi]" of the message.
+// The integer `text` spells, if it is one in [lo, hi]: the whole text must be
+// decimal digits, with a '-' only for a signed T: no '+', spaces, exponent or
+// fraction. For values that are not options (checkpoint metadata), whose
+// callers word their own errors.
 template <std::integral T>
-T parse_integer(std::string_view option, std::string_view text, T lo, T hi, std::string_view expected = {}) {
-  const std::string range = expected.empty() ? integer_range(lo, hi) : std::string(expected);
+std::optional<T> integer_in(std::string_view text, T lo, T hi) {
   // Parsed into the widest type of T's signedness, then range-checked, so
   // the check also covers a T narrower than its range type (int threads).
   using Wide = std::conditional_t<std::is_signed_v<T>, long long, unsigned long long>;
   Wide v{};
   const char* const end = text.data() + text.size();
   const auto [ptr, ec] = std::from_chars(text.data(), end, v, 10);
-  // One message for malformed and out-of-range text: it says what is accepted.
   if (text.empty() || ec != std::errc() || ptr != end || v < static_cast<Wide>(lo) || v > static_cast<Wide>(hi))
-    fail(option, range, text);
+    return std::nullopt;
   return static_cast<T>(v);
+}
+
+// integer_in for an option: OptionError when `text` is not an integer in
+// [lo, hi]. `expected` overrides the "an integer in [lo, hi]" of the message.
+template <std::integral T>
+T parse_integer(std::string_view option, std::string_view text, T lo, T hi, std::string_view expected = {}) {
+  const std::optional<T> v = integer_in(text, lo, hi);
+  // One message for malformed and out-of-range text: it says what is accepted.
+  if (!v) fail(option, expected.empty() ? integer_range(lo, hi) : std::string(expected), text);
+  return *v;
 }
 
 // The finite number `text` spells (decimal or exponent notation), in

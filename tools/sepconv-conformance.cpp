@@ -9,6 +9,7 @@
 // the usage on stderr and exits 2.
 #include <cstdio>
 #include <iostream>
+#include <new>
 #include <string>
 
 #include "conformance/case_io.h"
@@ -74,6 +75,11 @@ int main(int argc, char** argv) {
   try {
     const nlohmann::json c = sepconv::conformance::read_case_file(path);
     result = dtype == "float32" ? run_case<float>(c) : run_case<double>(c);
+  } catch (const std::bad_alloc&) {
+    // Before std::exception: its what() is only "std::bad_alloc". A case too
+    // big for memory (weights under kMaxWeightElements but many of them, or a
+    // huge input) is an error result like any other, not an abort.
+    result = nlohmann::json{{"error", "out of memory while running the case in '" + path + "' (std::bad_alloc)"}};
   } catch (const std::exception& e) {
     result = nlohmann::json{{"error", e.what()}};
   } catch (...) {
