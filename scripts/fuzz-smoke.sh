@@ -5,7 +5,7 @@
 #
 # Usage: scripts/fuzz-smoke.sh [-runs=N] [harness ...]
 #   -runs=N   executions per harness (default 20000; scripts/fuzz-long.sh uses 1000000)
-#   harness   fuzz_idx, fuzz_safetensors, fuzz_json_config, fuzz_oracle_case, fuzz_model_config, fuzz_weights_h5 (default: all built)
+#   harness   fuzz_idx, fuzz_safetensors, fuzz_json_config, fuzz_oracle_case, fuzz_model_config, fuzz_weights_h5 (only with -DSEPCONV_FUZZ_HDF5=ON) (default: all built)
 # Environment: SEPCONV_FUZZ_BUILD (build directory, default build-fuzz),
 #              JOBS (build parallelism, default: nproc).
 # Prints, per harness, the executions done; exits non-zero if any harness
