@@ -5,13 +5,15 @@
 #include <fmt/format.h>
 
 #include "sepconv/core/error.h"
+#include "sepconv/core/json_limits.h"
 
 namespace sepconv::detail {
 
 using nlohmann::json;
 
 std::string identifier_repr(const json& identifier) {
-  return identifier.is_string() ? identifier.get<std::string>() : identifier.dump();
+  // json_excerpt: dump() recurses, and the identifier may come from anywhere.
+  return identifier.is_string() ? identifier.get<std::string>() : json_excerpt(identifier);
 }
 
 void throw_uninterpretable(const json& identifier, const char* kind, const std::string& detail) {
@@ -20,6 +22,10 @@ void throw_uninterpretable(const json& identifier, const char* kind, const std::
 }
 
 ObjectSpec parse_object_spec(const json& identifier, const char* kind) {
+  // Before the copy of "config" below: copying a json recurses too, and a
+  // caller may pass a value nested 100,000 deep that no bounded parse made.
+  if (json_deeper_than(identifier))
+    throw_uninterpretable(identifier, kind, fmt::format("nested deeper than {} levels", kMaxJsonNesting));
   if (!identifier.is_object() || !identifier.contains("class_name") || !identifier.at("class_name").is_string())
     throw_uninterpretable(identifier, kind, "expected a name or {\"class_name\": ..., \"config\": {...}}");
   for (auto it = identifier.begin(); it != identifier.end(); ++it)
@@ -38,7 +44,7 @@ double config_number(const json& config, const char* key, double default_value, 
   const json& v = config.at(key);
   if (!v.is_number() || v.is_boolean())
     throw ValueError(
-        fmt::format("Invalid value for argument `{}` of {}: expected a number. Received: {}={}", key, owner, key, v.dump()));
+        fmt::format("Invalid value for argument `{}` of {}: expected a number. Received: {}={}", key, owner, key, json_excerpt(v)));
   return v.get<double>();
 }
 

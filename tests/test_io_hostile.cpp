@@ -32,6 +32,9 @@
 #include "sepconv/io/safetensors.h"
 #include "sepconv/layers/dense.h"
 #include "sepconv/layers/keras_config.h"
+#include "sepconv/layers/regularizers.h"
+#include "sepconv/layers/constraints.h"
+#include "sepconv/layers/initializers.h"
 #include "sepconv/model/checkpoint.h"
 #include "sepconv/model/sequential.h"
 #include "io_test_support.h"
@@ -540,3 +543,16 @@ BOOST_AUTO_TEST_CASE(load_checkpoint_refuses_a_nan_weight_and_changes_nothing) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Found by the fuzz seed fuzz/corpus/fuzz_json_config/deep_100k_config: an
+// identifier object nested 100,000 deep, handed to get_regularizer (or
+// get_constraint, get_initializer) as a json value rather than read through a
+// bounded parse, overflowed the stack copying its "config".
+BOOST_AUTO_TEST_CASE(deeply_nested_identifier_objects_are_refused) {
+  nlohmann::json spec = nlohmann::json::parse(R"({"class_name": "L1", "config": {}})");
+  spec["config"]["l1"] = nlohmann::json::parse(std::string(100000, '[') + "0" + std::string(100000, ']'));
+  check_throws<ValueError>([&] { (void)get_regularizer(spec); },
+                           {"Could not interpret regularizer identifier", "nested deeper than 128 levels"});
+  check_throws<ValueError>([&] { (void)get_constraint(spec); }, {"constraint", "nested deeper than 128 levels"});
+  check_throws<ValueError>([&] { (void)get_initializer(spec); }, {"initializer", "nested deeper than 128 levels"});
+}
