@@ -41,18 +41,12 @@ std::array<uint64_t, 2> seed_state_from(const SafeTensor& st, const std::string&
   return v;
 }
 
-template <typename T>
-void require_built(const ModelBase<T>& model, const char* what) {
-  if (!model.built())
-    throw ValueError(fmt::format("{}: model '{}' is not built; build it (or call it on data) first", what,
-                                 model.name()));
-}
 }  // namespace
 
 template <typename T>
 void save_checkpoint(const std::string& path, ModelBase<T>& model, std::type_identity_t<Optimizer<T>>* optimizer,
                      const SafeTensorMetadata& extra) {
-  require_built(model, "save_checkpoint");
+  model.require_built("save_checkpoint");
   SafeTensorMap tensors;
   for (auto& [name, w] : model.weights()) tensors[name] = to_safetensor(w->variable.value());
   for (auto& [name, d] : seeded_layers(model)) tensors[name] = seed_state_tensor(d->seed(), d->generator_state());
@@ -67,14 +61,14 @@ void save_checkpoint(const std::string& path, ModelBase<T>& model, std::type_ide
 template <typename T>
 SafeTensorMetadata load_checkpoint(const std::string& path, ModelBase<T>& model,
                                    std::type_identity_t<Optimizer<T>>* optimizer) {
-  require_built(model, "load_checkpoint");
+  model.require_built("load_checkpoint");
   return load_checkpoint(load_safetensors(path), path, model, optimizer);
 }
 
 template <typename T>
 SafeTensorMetadata load_checkpoint(const SafeTensorsFile& file, const std::string& path, ModelBase<T>& model,
                                    std::type_identity_t<Optimizer<T>>* optimizer) {
-  require_built(model, "load_checkpoint");
+  model.require_built("load_checkpoint");
   std::set<std::string> used;
   auto find = [&](const std::string& name, const Shape* shape) -> const SafeTensor& {
     auto it = file.tensors.find(name);

@@ -20,12 +20,6 @@ bool has_weights_suffix(const std::string& path) {
   return path.size() >= kSuffix.size() && path.compare(path.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
 }
 
-template <typename T>
-void require_built(const ModelBase<T>& model, const char* what) {
-  if (!model.built())
-    throw ValueError(fmt::format("{}: model '{}' is not built; build it (or call it on data) first", what,
-                                 model.name()));
-}
 
 // The optimizer's slot tensors in the order Keras's build() creates them: the
 // slots made in its first loop interleaved per variable (SGD: momentum; Adam:
@@ -93,7 +87,7 @@ std::vector<std::string> keras_layer_paths(const ModelBase<T>& model) {
 
 template <typename T>
 Hdf5Group keras_weights_tree(ModelBase<T>& model, std::type_identity_t<Optimizer<T>>* optimizer) {
-  require_built(model, "save_weights");
+  model.require_built("save_weights");
   Hdf5Group root;
   root.groups["vars"];  // the model's own variables: none
   Hdf5Group& layers = root.groups["layers"];
@@ -126,7 +120,7 @@ void save_weights(ModelBase<T>& model, const std::string& path, std::type_identi
 template <typename T>
 void load_weights_tree(ModelBase<T>& model, const Hdf5Group& root, const std::string& name,
                        std::type_identity_t<Optimizer<T>>* optimizer) {
-  require_built(model, "load_weights");
+  model.require_built("load_weights");
   auto fail = [&](const std::string& defect) -> void {
     throw ValueError(fmt::format("Weight file '{}': {}", name, defect));
   };

@@ -35,6 +35,12 @@ int64_t batch_end(int64_t b0, int64_t n, int64_t batch_size) { return b0 + std::
 }  // namespace
 
 template <typename T>
+void ModelBase<T>::require_built(const char* what) const {
+  if (!built())
+    throw ValueError(fmt::format("{}: model '{}' is not built; build it (or call it on data) first", what, name()));
+}
+
+template <typename T>
 Layer<T>& ModelBase<T>::layer(const std::string& name) {
   for (auto& l : layers_)
     if (l->name() == name) return *l;

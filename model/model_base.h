@@ -38,6 +38,8 @@ class ModelBase {
   // Builds the layers for inputs of this shape (without the batch axis).
   virtual void build(const Shape& input_shape) = 0;
   virtual bool built() const = 0;
+  // ValueError "<what>: model '<name>' is not built ..." unless built (savers and loaders need the shapes).
+  void require_built(const char* what) const;
   // With -1 for the batch axis; ValueError before build.
   virtual Shape output_shape() const = 0;
   // Runs the model on one input (recorded on the tape when gradients are on).
