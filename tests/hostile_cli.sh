@@ -8,9 +8,10 @@
 # missing directory exited 0 having written nothing.
 # The checks that train need Fashion-MNIST; without it they are skipped (the
 # others still run) and the test reports "hostile cli skipped".
-# Usage: hostile_cli.sh <bin-dir>
+# Usage: hostile_cli.sh <bin-dir> [sanitized]
 set -uo pipefail
 bin=$1
+sanitized=${2:-}
 data=/usr/share/datasets/fashion-mnist
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -106,7 +107,14 @@ conform() {
 conform filters_2e40 1099511627776 \
   "Layer 'separable_conv2d' cannot create weight 'pointwise_kernel' of shape (1, 1, 1, 1099511627776): 1099511627776 elements, more than the 2147483648 (2^31) one weight may hold"
 # 2^30 filters pass the cap; 8 GiB of float64 do not fit in 1.5 GiB of address space.
-conform filters_2e30 1073741824 "\"error\":\"out of memory while running the case in '$work/filters_2e30.json' (std::bad_alloc)\"" 1500000
+# AddressSanitizer reserves terabytes of shadow address space at start, so
+# ulimit -v stops it before main, and its operator new aborts instead of
+# throwing std::bad_alloc: the case is for the plain (Release) build only.
+if [[ $sanitized == sanitized ]]; then
+  echo "not run: conformance filters_2e30 (an AddressSanitizer build cannot run under ulimit -v; the Release suite runs it)"
+else
+  conform filters_2e30 1073741824 "\"error\":\"out of memory while running the case in '$work/filters_2e30.json' (std::bad_alloc)\"" 1500000
+fi
 
 if [[ ! -e "$data/train-images-idx3-ubyte.gz" && ! -e "$data/train-images-idx3-ubyte" ]]; then
   echo "Fashion-MNIST is not in $data (install the Debian package dataset-fashion-mnist): the training checks are skipped"
