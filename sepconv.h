@@ -31,6 +31,7 @@
 #include "sepconv/layers/keras_tensor.h"
 #include "sepconv/layers/layer.h"
 #include "sepconv/layers/layer_checks.h"
+#include "sepconv/layers/layer_options.h"
 #include "sepconv/layers/layer_registry.h"
 #include "sepconv/layers/merge.h"
 #include "sepconv/layers/normalization.h"

@@ -7,6 +7,7 @@
 
 #include "sepconv/core/error.h"
 #include "sepconv/core/json_limits.h"
+#include "sepconv/layers/layer_checks.h"
 
 namespace sepconv {
 
@@ -26,12 +27,9 @@ ConfigReader::ConfigReader(const nlohmann::json& config, std::string class_name)
 
 void ConfigReader::fail(const std::string& key, const std::string& expected) const {
   const nlohmann::json& v = config_.contains(key) ? config_.at(key) : null_json();
-  const std::string layer = config_.contains("name") && config_.at("name").is_string()
-                                ? fmt::format(" '{}'", config_.at("name").get<std::string>())
-                                : std::string();
-  throw ValueError(fmt::format("Invalid value for argument `{}` of {} layer{}: expected {}. Received: {}={}", key,
-                               class_name_, layer, expected, key,
-                               json_excerpt(v)));
+  const std::string layer =
+      config_.contains("name") && config_.at("name").is_string() ? config_.at("name").get<std::string>() : "";
+  layer_detail::invalid_argument(key, expected, json_excerpt(v), class_name_, layer);
 }
 
 bool ConfigReader::has(const std::string& key) {

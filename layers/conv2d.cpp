@@ -19,56 +19,8 @@ nlohmann::json pair_json(std::array<int64_t, 2> v) { return nlohmann::json::arra
 }  // namespace
 
 Conv2DOptions::Conv2DOptions(int64_t filters, Pair kernel_size) : filters_(filters), kernel_size_(kernel_size) {
-  // The checks and wording of Keras's BaseConv.__init__.
-  if (filters <= 0)
-    throw ValueError(fmt::format("Invalid value for argument `filters`. Expected a strictly positive value. Received "
-                                 "filters={}.",
-                                 filters));
-  if (kernel_size[0] <= 0 || kernel_size[1] <= 0)
-    throw ValueError(fmt::format("The argument `kernel_size` cannot contain 0. Received kernel_size=({}, {})",
-                                 kernel_size[0], kernel_size[1]));
   kernel_initializer_ = get_initializer("glorot_uniform");
   bias_initializer_ = get_initializer("zeros");
-}
-
-void Conv2DOptions::check_strides_dilation() const {
-  if (std::max(strides_[0], strides_[1]) > 1 && std::max(dilation_rate_[0], dilation_rate_[1]) > 1)
-    throw ValueError(fmt::format("`strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
-                                 "strides=({}, {}) and dilation_rate=({}, {})",
-                                 strides_[0], strides_[1], dilation_rate_[0], dilation_rate_[1]));
-}
-
-Conv2DOptions& Conv2DOptions::strides(Pair s) {
-  if (s[0] <= 0 || s[1] <= 0)
-    throw ValueError(fmt::format("The argument `strides` cannot contains 0(s). Received: strides=({}, {})", s[0], s[1]));
-  strides_ = s;
-  check_strides_dilation();
-  return *this;
-}
-
-Conv2DOptions& Conv2DOptions::dilation_rate(Pair d) {
-  if (d[0] <= 0 || d[1] <= 0)
-    throw ValueError(fmt::format("The argument `dilation_rate` cannot contain 0(s). Received: dilation_rate=({}, {})",
-                                 d[0], d[1]));
-  dilation_rate_ = d;
-  check_strides_dilation();
-  return *this;
-}
-
-Conv2DOptions& Conv2DOptions::padding(const std::string& p) {
-  padding_ = parse_padding(p);
-  return *this;
-}
-
-Conv2DOptions& Conv2DOptions::groups(int64_t g) {
-  if (g <= 0)
-    throw ValueError(fmt::format("The number of groups must be a positive integer. Received: groups={}.", g));
-  if (filters_ % g != 0)
-    throw ValueError(fmt::format("The number of filters must be evenly divisible by the number of groups. Received: "
-                                 "groups={}, filters={}.",
-                                 g, filters_));
-  groups_ = g;
-  return *this;
 }
 
 Conv2DOptions& Conv2DOptions::activation(const nlohmann::json& id) {
@@ -90,15 +42,11 @@ Conv2DOptions& Conv2DOptions::bias_initializer(std::shared_ptr<Initializer> i) {
 
 Conv2DOptions Conv2DOptions::from_config(const nlohmann::json& config) {
   ConfigReader r(config, "Conv2D");
-  const std::string name = r.name();
-  const bool trainable = r.trainable();
-  r.dtype();
   Conv2DOptions o(r.required_integer("filters"), r.required_pair("kernel_size"));
-  o.name(name);
-  o.trainable_ = trainable;
+  o.read_layer_arguments(r);
   o.strides(r.pair("strides", {1, 1}));
   o.padding(r.string("padding", "valid"));
-  if (auto f = r.optional_string("data_format")) o.data_format(*f);
+  o.data_format(r.optional_string("data_format"));
   o.dilation_rate(r.pair("dilation_rate", {1, 1}));
   o.groups(r.integer("groups", 1));
   if (r.has("activation")) o.activation(r.raw("activation"));
@@ -118,12 +66,17 @@ Conv2DOptions Conv2DOptions::from_config(const nlohmann::json& config) {
 
 template <typename T>
 Conv2D<T>::Conv2D(const Conv2DOptions& o)
-    : Layer<T>(o.name_.empty() ? unique_layer_name("conv2d") : o.name_),
-      options_(o),
-      data_format_(parse_data_format(o.data_format_ ? *o.data_format_ : image_data_format())),
-      activation_(get_activation<T>(o.activation_)) {
-  this->set_activity_regularizer(o.activity_regularizer_);
-  this->set_trainable(o.trainable_);
+    : Layer<T>(layer_name_from(o, "conv2d")), options_(o), activation_(get_activation<T>(o.activation())) {
+  // The checks of Keras's BaseConv.__init__, in its order.
+  const layer_detail::ArgumentCheck check = apply_layer_arguments(*this, o, "Conv2D");
+  check.positive("filters", o.filters());
+  check.positive("groups", o.groups());
+  if (o.filters() % o.groups() != 0)
+    check.fail("groups", fmt::format("a divisor of filters={}", o.filters()), std::to_string(o.groups()));
+  check.conv_window(o.kernel_size(), o.strides(), o.dilation_rate());
+  padding_ = check.padding(o.padding());
+  data_format_ = check.data_format(o.data_format());
+  this->set_activity_regularizer(o.activity_regularizer());
 }
 
 template <typename T>
@@ -139,17 +92,17 @@ Shape Conv2D<T>::compute_output_shape(const Shape& s) const {
   const auto& o = options_;
   if (this->built())
     layer_detail::require_input_axis(this->name(), s, cf ? 1 : -1,
-                                     this->weight("kernel").variable.shape()[2] * o.groups_);
+                                     this->weight("kernel").variable.shape()[2] * o.groups());
   const int64_t h = cf ? s[2] : s[1], w = cf ? s[3] : s[2];
-  const int64_t oh = conv_output_length(h, o.kernel_size_[0], o.strides_[0], o.dilation_rate_[0], o.padding_);
-  const int64_t ow = conv_output_length(w, o.kernel_size_[1], o.strides_[1], o.dilation_rate_[1], o.padding_);
+  const int64_t oh = conv_output_length(h, o.kernel_size()[0], o.strides()[0], o.dilation_rate()[0], padding_);
+  const int64_t ow = conv_output_length(w, o.kernel_size()[1], o.strides()[1], o.dilation_rate()[1], padding_);
   if (oh <= 0 || ow <= 0)
     throw ValueError(fmt::format(
         "Computed output size would be negative. Received `inputs shape={}`, `kernel shape=({}, {}, {}, {})`, "
         "`dilation_rate=({}, {})`, layer \"{}\"",
-        shape_str(s), o.kernel_size_[0], o.kernel_size_[1], c / o.groups_, o.filters_, o.dilation_rate_[0],
-        o.dilation_rate_[1], this->name()));
-  return cf ? Shape{s[0], o.filters_, oh, ow} : Shape{s[0], oh, ow, o.filters_};
+        shape_str(s), o.kernel_size()[0], o.kernel_size()[1], c / o.groups(), o.filters(), o.dilation_rate()[0],
+        o.dilation_rate()[1], this->name()));
+  return cf ? Shape{s[0], o.filters(), oh, ow} : Shape{s[0], oh, ow, o.filters()};
 }
 
 template <typename T>
@@ -157,15 +110,15 @@ void Conv2D<T>::build(const Shape& s) {
   layer_detail::require_input_ndim(this->name(), s, 4);
   const int64_t c = data_format_ == DataFormat::ChannelsFirst ? s[1] : s[3];
   const auto& o = options_;
-  if (c <= 0 || c % o.groups_ != 0)
+  if (c <= 0 || c % o.groups() != 0)
     throw ValueError(fmt::format("The number of input channels must be evenly divisible by the number of groups. "
                                  "Received groups={}, but the input has {} channels (full input shape is {}) "
                                  "(layer \"{}\").",
-                                 o.groups_, c, shape_str(s), this->name()));
+                                 o.groups(), c, shape_str(s), this->name()));
   compute_output_shape(s);
-  this->add_weight("kernel", {o.kernel_size_[0], o.kernel_size_[1], c / o.groups_, o.filters_},
-                   o.kernel_initializer_, o.kernel_regularizer_, o.kernel_constraint_);
-  if (o.use_bias_) this->add_weight("bias", {o.filters_}, o.bias_initializer_, o.bias_regularizer_, o.bias_constraint_);
+  this->add_weight("kernel", {o.kernel_size()[0], o.kernel_size()[1], c / o.groups(), o.filters()},
+                   o.kernel_initializer(), o.kernel_regularizer(), o.kernel_constraint());
+  if (o.use_bias()) this->add_weight("bias", {o.filters()}, o.bias_initializer(), o.bias_regularizer(), o.bias_constraint());
   this->built_ = true;
 }
 
@@ -175,9 +128,9 @@ Variable<T> Conv2D<T>::call(const Variable<T>& x, bool) {
   const bool cf = data_format_ == DataFormat::ChannelsFirst;
   const auto& o = options_;
   std::optional<Variable<T>> bias;
-  if (o.use_bias_) bias = this->weight("bias").variable;
-  Variable<T> y = conv2d<T>(cf ? nchw_to_nhwc(x) : x, this->weight("kernel").variable, bias, o.strides_,
-                            o.dilation_rate_, o.padding_, o.groups_);
+  if (o.use_bias()) bias = this->weight("bias").variable;
+  Variable<T> y = conv2d<T>(cf ? nchw_to_nhwc(x) : x, this->weight("kernel").variable, bias, o.strides(),
+                            o.dilation_rate(), padding_, o.groups());
   y = activation_(y);
   return cf ? nhwc_to_nchw(y) : y;
 }
@@ -186,22 +139,22 @@ template <typename T>
 nlohmann::json Conv2D<T>::get_config() const {
   const auto& o = options_;
   nlohmann::json c = Layer<T>::get_config();
-  c["filters"] = o.filters_;
-  c["kernel_size"] = pair_json(o.kernel_size_);
-  c["strides"] = pair_json(o.strides_);
-  c["padding"] = padding_name(o.padding_);
+  c["filters"] = o.filters();
+  c["kernel_size"] = pair_json(o.kernel_size());
+  c["strides"] = pair_json(o.strides());
+  c["padding"] = padding_name(padding_);
   c["data_format"] = data_format_name(data_format_);
-  c["dilation_rate"] = pair_json(o.dilation_rate_);
-  c["groups"] = o.groups_;
-  c["activation"] = o.activation_;
-  c["use_bias"] = o.use_bias_;
-  c["kernel_initializer"] = serialize_or_null(o.kernel_initializer_);
-  c["bias_initializer"] = serialize_or_null(o.bias_initializer_);
-  c["kernel_regularizer"] = serialize_or_null(o.kernel_regularizer_);
-  c["bias_regularizer"] = serialize_or_null(o.bias_regularizer_);
+  c["dilation_rate"] = pair_json(o.dilation_rate());
+  c["groups"] = o.groups();
+  c["activation"] = o.activation();
+  c["use_bias"] = o.use_bias();
+  c["kernel_initializer"] = serialize_or_null(o.kernel_initializer());
+  c["bias_initializer"] = serialize_or_null(o.bias_initializer());
+  c["kernel_regularizer"] = serialize_or_null(o.kernel_regularizer());
+  c["bias_regularizer"] = serialize_or_null(o.bias_regularizer());
   c["activity_regularizer"] = serialize_or_null(this->activity_regularizer());
-  c["kernel_constraint"] = serialize_or_null(o.kernel_constraint_);
-  c["bias_constraint"] = serialize_or_null(o.bias_constraint_);
+  c["kernel_constraint"] = serialize_or_null(o.kernel_constraint());
+  c["bias_constraint"] = serialize_or_null(o.bias_constraint());
   return c;
 }
 

@@ -13,27 +13,45 @@
 
 #include "sepconv/core/geometry.h"
 #include "sepconv/layers/activations.h"
+#include "sepconv/layers/keras_config.h"
 #include "sepconv/layers/layer.h"
+#include "sepconv/layers/layer_options.h"
 
 namespace sepconv {
 
-class Conv2DOptions {
+// The constructor arguments of keras.layers.Conv2D: the required ones in the
+// constructor, the rest as chained setters named as Keras's. Values are
+// checked when the layer is made (as Keras's constructor does; ValueError
+// naming the argument and the value); identifiers are resolved by the setters.
+class Conv2DOptions : public LayerOptions<Conv2DOptions> {
  public:
   using Pair = std::array<int64_t, 2>;
   Conv2DOptions(int64_t filters, int64_t kernel_size) : Conv2DOptions(filters, Pair{kernel_size, kernel_size}) {}
   Conv2DOptions(int64_t filters, Pair kernel_size);
+  // From a Keras layer config (ValueError naming the key for anything wrong).
+  static Conv2DOptions from_config(const nlohmann::json& config);
 
-  Conv2DOptions& strides(int64_t s) { return strides(Pair{s, s}); }
-  Conv2DOptions& strides(Pair s);
-  // "valid" (default) or "same" (TensorFlow's split: the odd pixel at the bottom/right).
-  Conv2DOptions& padding(const std::string& p);
-  // "channels_last" / "channels_first"; default keras.config.image_data_format().
-  Conv2DOptions& data_format(std::string f) { data_format_ = std::move(f); return *this; }
-  Conv2DOptions& dilation_rate(int64_t d) { return dilation_rate(Pair{d, d}); }
-  Conv2DOptions& dilation_rate(Pair d);
-  Conv2DOptions& groups(int64_t g);
+  Conv2DOptions& filters(int64_t v) { filters_ = v; return *this; }
+  Conv2DOptions& kernel_size(int64_t v) { return kernel_size(v, v); }
+  Conv2DOptions& kernel_size(int64_t h, int64_t w) { return kernel_size(Pair{h, w}); }
+  Conv2DOptions& kernel_size(Pair v) { kernel_size_ = v; return *this; }
+  Conv2DOptions& strides(int64_t v) { return strides(v, v); }
+  Conv2DOptions& strides(int64_t h, int64_t w) { return strides(Pair{h, w}); }
+  Conv2DOptions& strides(Pair v) { strides_ = v; return *this; }
+  // "valid" (default) or "same" (TensorFlow's split: the odd pixel at the bottom/right), case-insensitive.
+  Conv2DOptions& padding(std::string v) { padding_ = std::move(v); return *this; }
+  Conv2DOptions& padding(Padding v) { padding_ = padding_name(v); return *this; }
+  // "channels_last" / "channels_first"; unset: keras.config.image_data_format().
+  Conv2DOptions& data_format(std::optional<std::string> v) { data_format_ = std::move(v); return *this; }
+  Conv2DOptions& data_format(DataFormat v) { data_format_ = data_format_name(v); return *this; }
+  Conv2DOptions& dilation_rate(int64_t v) { return dilation_rate(v, v); }
+  Conv2DOptions& dilation_rate(int64_t h, int64_t w) { return dilation_rate(Pair{h, w}); }
+  Conv2DOptions& dilation_rate(Pair v) { dilation_rate_ = v; return *this; }
+  // Must divide filters and the input's channels.
+  Conv2DOptions& groups(int64_t v) { groups_ = v; return *this; }
+  // A Keras activation name or config (null / "linear": none).
   Conv2DOptions& activation(const nlohmann::json& id);
-  Conv2DOptions& use_bias(bool b) { use_bias_ = b; return *this; }
+  Conv2DOptions& use_bias(bool v) { use_bias_ = v; return *this; }
   Conv2DOptions& kernel_initializer(const nlohmann::json& id) { return kernel_initializer(get_initializer(id)); }
   Conv2DOptions& kernel_initializer(std::shared_ptr<Initializer> i);
   Conv2DOptions& bias_initializer(const nlohmann::json& id) { return bias_initializer(get_initializer(id)); }
@@ -48,26 +66,36 @@ class Conv2DOptions {
   Conv2DOptions& kernel_constraint(std::shared_ptr<Constraint> c) { kernel_constraint_ = std::move(c); return *this; }
   Conv2DOptions& bias_constraint(const nlohmann::json& id) { return bias_constraint(get_constraint(id)); }
   Conv2DOptions& bias_constraint(std::shared_ptr<Constraint> c) { bias_constraint_ = std::move(c); return *this; }
-  Conv2DOptions& name(std::string n) { name_ = std::move(n); return *this; }
 
-  // From a Keras layer config (ValueError naming the key for anything wrong).
-  static Conv2DOptions from_config(const nlohmann::json& config);
+  // Getters (the raw values, before the layer validates them).
+  int64_t filters() const { return filters_; }
+  Pair kernel_size() const { return kernel_size_; }
+  Pair strides() const { return strides_; }
+  const std::string& padding() const { return padding_; }
+  const std::optional<std::string>& data_format() const { return data_format_; }
+  Pair dilation_rate() const { return dilation_rate_; }
+  int64_t groups() const { return groups_; }
+  const std::string& activation() const { return activation_; }
+  bool use_bias() const { return use_bias_; }
+  const std::shared_ptr<Initializer>& kernel_initializer() const { return kernel_initializer_; }
+  const std::shared_ptr<Initializer>& bias_initializer() const { return bias_initializer_; }
+  const std::shared_ptr<Regularizer>& kernel_regularizer() const { return kernel_regularizer_; }
+  const std::shared_ptr<Regularizer>& bias_regularizer() const { return bias_regularizer_; }
+  const std::shared_ptr<Regularizer>& activity_regularizer() const { return activity_regularizer_; }
+  const std::shared_ptr<Constraint>& kernel_constraint() const { return kernel_constraint_; }
+  const std::shared_ptr<Constraint>& bias_constraint() const { return bias_constraint_; }
 
+ private:
   int64_t filters_;
   Pair kernel_size_, strides_{1, 1}, dilation_rate_{1, 1};
-  Padding padding_ = Padding::Valid;
+  std::string padding_ = "valid";
   std::optional<std::string> data_format_;
   int64_t groups_ = 1;
-  nlohmann::json activation_ = "linear";
+  std::string activation_ = "linear";  // canonical Keras name
   bool use_bias_ = true;
   std::shared_ptr<Initializer> kernel_initializer_, bias_initializer_;
   std::shared_ptr<Regularizer> kernel_regularizer_, bias_regularizer_, activity_regularizer_;
   std::shared_ptr<Constraint> kernel_constraint_, bias_constraint_;
-  std::string name_;
-  bool trainable_ = true;
-
- private:
-  void check_strides_dilation() const;
 };
 
 template <typename T>
@@ -82,12 +110,15 @@ class Conv2D : public Layer<T> {
   nlohmann::json get_config() const override;
   std::string class_name() const override { return "Conv2D"; }
 
+  // The options as given (raw values) and the validated arguments.
   const Conv2DOptions& options() const { return options_; }
+  Padding padding() const { return padding_; }
   DataFormat data_format() const { return data_format_; }
   Variable<T> kernel() const { return this->weight("kernel").variable; }
 
  private:
   Conv2DOptions options_;
+  Padding padding_;
   DataFormat data_format_;
   sepconv::Activation<T> activation_;
 };

@@ -15,9 +15,9 @@ namespace sepconv {
 // ---- Flatten ---------------------------------------------------------------------
 
 template <typename T>
-Flatten<T>::Flatten(const FlattenOptions& o)
-    : Layer<T>(o.name_.empty() ? unique_layer_name("flatten") : o.name_),
-      data_format_(parse_data_format(o.data_format_ ? *o.data_format_ : image_data_format())) {}
+Flatten<T>::Flatten(const FlattenOptions& o) : Layer<T>(layer_name_from(o, "flatten")) {
+  data_format_ = apply_layer_arguments(*this, o, "Flatten").data_format(o.data_format());
+}
 
 template <typename T>
 Shape Flatten<T>::compute_output_shape(const Shape& s) const {
@@ -48,12 +48,6 @@ nlohmann::json Flatten<T>::get_config() const {
 
 // ---- Dropout ---------------------------------------------------------------------
 
-DropoutOptions::DropoutOptions(double rate) : rate_(rate) {
-  if (!(rate >= 0.0 && rate <= 1.0))
-    throw ValueError(fmt::format(
-        "Invalid value received for argument `rate`. Expected a float value between 0 and 1. Received: rate={}", rate));
-}
-
 namespace {
 // Unseeded random layers take the next of a fixed sequence of seeds.
 uint64_t next_default_seed() {
@@ -64,10 +58,10 @@ uint64_t next_default_seed() {
 
 template <typename T>
 Dropout<T>::Dropout(const DropoutOptions& o)
-    : Layer<T>(o.name_.empty() ? unique_layer_name("dropout") : o.name_),
-      rate_(o.rate_),
-      seed_(o.seed_ ? *o.seed_ : next_default_seed()),
-      seed_given_(o.seed_.has_value()) {}
+    : Layer<T>(layer_name_from(o, "dropout")), rate_(o.rate()), seed_given_(o.seed().has_value()) {
+  apply_layer_arguments(*this, o, "Dropout").in_range("rate", o.rate(), 0.0, 1.0);
+  seed_ = o.seed() ? *o.seed() : next_default_seed();  // after the checks: a refused layer takes no seed
+}
 
 template <typename T>
 Variable<T> Dropout<T>::call(const Variable<T>& x, bool training) {
@@ -86,22 +80,19 @@ nlohmann::json Dropout<T>::get_config() const {
 
 // ---- RandomFlip ------------------------------------------------------------------
 
-RandomFlipOptions::RandomFlipOptions(std::string mode) : mode_(std::move(mode)) {
-  if (mode_ != "horizontal" && mode_ != "vertical" && mode_ != "horizontal_and_vertical")
-    throw ValueError(fmt::format("RandomFlip received an unknown mode argument {} (expected \"horizontal\", "
-                                 "\"vertical\" or \"horizontal_and_vertical\")",
-                                 mode_));
-}
-
 template <typename T>
 RandomFlip<T>::RandomFlip(const RandomFlipOptions& o)
-    : Layer<T>(o.name_.empty() ? unique_layer_name("random_flip") : o.name_),
-      mode_(o.mode_),
-      horizontal_(o.mode_ != "vertical"),
-      vertical_(o.mode_ != "horizontal"),
-      data_format_(parse_data_format(o.data_format_ ? *o.data_format_ : image_data_format())),
-      seed_(o.seed_ ? *o.seed_ : next_default_seed()),
-      seed_given_(o.seed_.has_value()) {}
+    : Layer<T>(layer_name_from(o, "random_flip")),
+      mode_(o.mode()),
+      horizontal_(o.mode() != "vertical"),
+      vertical_(o.mode() != "horizontal"),
+      seed_given_(o.seed().has_value()) {
+  const layer_detail::ArgumentCheck check = apply_layer_arguments(*this, o, "RandomFlip");
+  if (mode_ != "horizontal" && mode_ != "vertical" && mode_ != "horizontal_and_vertical")
+    check.fail("mode", "\"horizontal\", \"vertical\" or \"horizontal_and_vertical\"", mode_);
+  data_format_ = check.data_format(o.data_format());
+  seed_ = o.seed() ? *o.seed() : next_default_seed();
+}
 
 template <typename T>
 Shape RandomFlip<T>::compute_output_shape(const Shape& s) const {
@@ -140,11 +131,16 @@ nlohmann::json RandomFlip<T>::get_config() const {
 
 // ---- Activation ------------------------------------------------------------------
 
+ActivationOptions& ActivationOptions::activation(const nlohmann::json& id) {
+  activation_ = canonical_activation_name(id);
+  return *this;
+}
+
 template <typename T>
-ActivationLayer<T>::ActivationLayer(const nlohmann::json& activation, std::string name)
-    : Layer<T>(name.empty() ? unique_layer_name("activation") : std::move(name)),
-      activation_(canonical_activation_name(activation)),
-      fn_(get_activation<T>(activation)) {}
+ActivationLayer<T>::ActivationLayer(const ActivationOptions& o)
+    : Layer<T>(layer_name_from(o, "activation")), activation_(o.activation()), fn_(get_activation<T>(o.activation())) {
+  apply_layer_arguments(*this, o, "Activation");
+}
 
 template <typename T>
 nlohmann::json ActivationLayer<T>::get_config() const {
@@ -153,70 +149,72 @@ nlohmann::json ActivationLayer<T>::get_config() const {
   return c;
 }
 
-template <typename T>
-std::shared_ptr<Flatten<T>> Flatten<T>::from_config(const nlohmann::json& config) {
+FlattenOptions FlattenOptions::from_config(const nlohmann::json& config) {
   ConfigReader r(config, "Flatten");
   FlattenOptions o;
-  o.name(r.name());
-  const bool trainable = r.trainable();
-  r.dtype();
-  if (auto f = r.optional_string("data_format")) o.data_format(*f);
+  o.read_layer_arguments(r);
+  o.data_format(r.optional_string("data_format"));
   r.finish();
-  auto layer = std::make_shared<Flatten<T>>(o);
-  layer->set_trainable(trainable);
-  return layer;
+  return o;
+}
+
+namespace {
+// Keras's seed argument: null or a non-negative integer.
+std::optional<uint64_t> read_seed(ConfigReader& r) {
+  const std::optional<int64_t> s = r.optional_integer("seed");
+  if (s && *s < 0) r.fail("seed", "a non-negative integer");
+  return s ? std::optional<uint64_t>(static_cast<uint64_t>(*s)) : std::nullopt;
+}
+}  // namespace
+
+DropoutOptions DropoutOptions::from_config(const nlohmann::json& config) {
+  ConfigReader r(config, "Dropout");
+  if (!r.has("rate")) r.fail("rate", "a number in [0, 1] (the argument is required)");
+  DropoutOptions o(r.number("rate", 0));
+  o.read_layer_arguments(r);
+  o.seed(read_seed(r));
+  if (r.has("noise_shape")) r.fail("noise_shape", "null (a noise shape is not supported)");
+  r.finish();
+  return o;
+}
+
+RandomFlipOptions RandomFlipOptions::from_config(const nlohmann::json& config) {
+  ConfigReader r(config, "RandomFlip");
+  RandomFlipOptions o(r.string("mode", "horizontal_and_vertical"));
+  o.read_layer_arguments(r);
+  o.seed(read_seed(r));
+  o.data_format(r.optional_string("data_format"));
+  r.finish();
+  return o;
+}
+
+ActivationOptions ActivationOptions::from_config(const nlohmann::json& config) {
+  ConfigReader r(config, "Activation");
+  if (!r.has("activation")) r.fail("activation", "an activation identifier (the argument is required)");
+  ActivationOptions o(r.raw("activation"));
+  o.read_layer_arguments(r);
+  r.finish();
+  return o;
+}
+
+template <typename T>
+std::shared_ptr<Flatten<T>> Flatten<T>::from_config(const nlohmann::json& config) {
+  return std::make_shared<Flatten<T>>(FlattenOptions::from_config(config));
 }
 
 template <typename T>
 std::shared_ptr<Dropout<T>> Dropout<T>::from_config(const nlohmann::json& config) {
-  ConfigReader r(config, "Dropout");
-  const std::string name = r.name();
-  const bool trainable = r.trainable();
-  r.dtype();
-  if (!r.has("rate")) r.fail("rate", "a number in [0, 1] (the argument is required)");
-  DropoutOptions o(r.number("rate", 0));
-  o.name(name);
-  if (auto s = r.optional_integer("seed")) {
-    if (*s < 0) r.fail("seed", "a non-negative integer");
-    o.seed(static_cast<uint64_t>(*s));
-  }
-  if (r.has("noise_shape")) r.fail("noise_shape", "null (a noise shape is not supported)");
-  r.finish();
-  auto layer = std::make_shared<Dropout<T>>(o);
-  layer->set_trainable(trainable);
-  return layer;
+  return std::make_shared<Dropout<T>>(DropoutOptions::from_config(config));
 }
 
 template <typename T>
 std::shared_ptr<RandomFlip<T>> RandomFlip<T>::from_config(const nlohmann::json& config) {
-  ConfigReader r(config, "RandomFlip");
-  const std::string name = r.name();
-  const bool trainable = r.trainable();
-  r.dtype();
-  RandomFlipOptions o(r.string("mode", "horizontal_and_vertical"));
-  o.name(name);
-  if (auto s = r.optional_integer("seed")) {
-    if (*s < 0) r.fail("seed", "a non-negative integer");
-    o.seed(static_cast<uint64_t>(*s));
-  }
-  if (auto f = r.optional_string("data_format")) o.data_format(*f);
-  r.finish();
-  auto layer = std::make_shared<RandomFlip<T>>(o);
-  layer->set_trainable(trainable);
-  return layer;
+  return std::make_shared<RandomFlip<T>>(RandomFlipOptions::from_config(config));
 }
 
 template <typename T>
 std::shared_ptr<ActivationLayer<T>> ActivationLayer<T>::from_config(const nlohmann::json& config) {
-  ConfigReader r(config, "Activation");
-  const std::string name = r.name();
-  const bool trainable = r.trainable();
-  r.dtype();
-  if (!r.has("activation")) r.fail("activation", "an activation identifier (the argument is required)");
-  r.finish();
-  auto layer = std::make_shared<ActivationLayer<T>>(r.raw("activation"), name);
-  layer->set_trainable(trainable);
-  return layer;
+  return std::make_shared<ActivationLayer<T>>(ActivationOptions::from_config(config));
 }
 
 template class Flatten<float>;

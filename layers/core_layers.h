@@ -11,16 +11,22 @@
 #include "sepconv/layers/activations.h"
 #include "sepconv/layers/keras_config.h"
 #include "sepconv/layers/layer.h"
+#include "sepconv/layers/layer_options.h"
 
 namespace sepconv {
 
-class FlattenOptions {
+class FlattenOptions : public LayerOptions<FlattenOptions> {
  public:
-  // channels_first inputs are moved to channels_last before flattening, as Keras does.
-  FlattenOptions& data_format(std::string f) { data_format_ = std::move(f); return *this; }
-  FlattenOptions& name(std::string n) { name_ = std::move(n); return *this; }
+  // From a Keras layer config: data_format, name, trainable, dtype.
+  static FlattenOptions from_config(const nlohmann::json& config);
+  // channels_first inputs are moved to channels_last before flattening, as
+  // Keras does; unset: keras.config.image_data_format().
+  FlattenOptions& data_format(std::optional<std::string> v) { data_format_ = std::move(v); return *this; }
+  FlattenOptions& data_format(DataFormat v) { data_format_ = data_format_name(v); return *this; }
+  const std::optional<std::string>& data_format() const { return data_format_; }
+
+ private:
   std::optional<std::string> data_format_;
-  std::string name_;
 };
 
 // (batch, d1, d2, ...) -> (batch, d1 * d2 * ...).
@@ -28,7 +34,7 @@ template <typename T>
 class Flatten : public Layer<T> {
  public:
   explicit Flatten(const FlattenOptions& options = {});
-  // From a Keras layer config (ValueError naming the key for anything wrong).
+  // From a Keras layer config (FlattenOptions::from_config).
   static std::shared_ptr<Flatten> from_config(const nlohmann::json& config);
   Variable<T> call(const Variable<T>& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
@@ -39,17 +45,22 @@ class Flatten : public Layer<T> {
   DataFormat data_format_;
 };
 
-class DropoutOptions {
+class DropoutOptions : public LayerOptions<DropoutOptions> {
  public:
-  // rate in [0, 1] (Keras's check); the fraction of inputs set to 0 in training.
-  DropoutOptions(double rate);  // NOLINT: implicit, as Keras's Dropout(0.5)
+  // rate in [0, 1] (checked when the layer is made): the fraction of inputs set to 0 in training.
+  DropoutOptions(double rate) : rate_(rate) {}  // NOLINT: implicit, as Keras's Dropout(0.5)
+  // From a Keras layer config: rate (required), seed, noise_shape (null only), name, trainable, dtype.
+  static DropoutOptions from_config(const nlohmann::json& config);
+  DropoutOptions& rate(double v) { rate_ = v; return *this; }
   // Without a seed, each Dropout of the process takes the next of a fixed
   // sequence of seeds, so a program's runs repeat (Keras draws a random one).
-  DropoutOptions& seed(uint64_t s) { seed_ = s; return *this; }
-  DropoutOptions& name(std::string n) { name_ = std::move(n); return *this; }
+  DropoutOptions& seed(std::optional<uint64_t> v) { seed_ = v; return *this; }
+  double rate() const { return rate_; }
+  const std::optional<uint64_t>& seed() const { return seed_; }
+
+ private:
   double rate_;
   std::optional<uint64_t> seed_;
-  std::string name_;
 };
 
 // Layers that draw random numbers in training keep Keras's SeedGenerator
@@ -73,7 +84,7 @@ template <typename T>
 class Dropout : public Layer<T>, public SeedGeneratorLayer {
  public:
   explicit Dropout(const DropoutOptions& options);
-  // From a Keras layer config (ValueError naming the key for anything wrong).
+  // From a Keras layer config (DropoutOptions::from_config).
   static std::shared_ptr<Dropout> from_config(const nlohmann::json& config);
   Variable<T> call(const Variable<T>& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }
@@ -93,18 +104,27 @@ class Dropout : public Layer<T>, public SeedGeneratorLayer {
   uint64_t state_ = 0;
 };
 
-class RandomFlipOptions {
+class RandomFlipOptions : public LayerOptions<RandomFlipOptions> {
  public:
   // "horizontal" (mirror the width axis), "vertical" (the height axis) or
-  // "horizontal_and_vertical" (each independently), as Keras's RandomFlip.
-  RandomFlipOptions(std::string mode = "horizontal_and_vertical");  // NOLINT
-  RandomFlipOptions& seed(uint64_t s) { seed_ = s; return *this; }
-  RandomFlipOptions& data_format(std::string f) { data_format_ = std::move(f); return *this; }
-  RandomFlipOptions& name(std::string n) { name_ = std::move(n); return *this; }
+  // "horizontal_and_vertical" (each independently), as Keras's RandomFlip;
+  // checked when the layer is made.
+  RandomFlipOptions(std::string mode = "horizontal_and_vertical") : mode_(std::move(mode)) {}  // NOLINT
+  // From a Keras layer config: mode, seed, data_format, name, trainable, dtype.
+  static RandomFlipOptions from_config(const nlohmann::json& config);
+  RandomFlipOptions& mode(std::string v) { mode_ = std::move(v); return *this; }
+  RandomFlipOptions& seed(std::optional<uint64_t> v) { seed_ = v; return *this; }
+  // "channels_last" / "channels_first"; unset: keras.config.image_data_format().
+  RandomFlipOptions& data_format(std::optional<std::string> v) { data_format_ = std::move(v); return *this; }
+  RandomFlipOptions& data_format(DataFormat v) { data_format_ = data_format_name(v); return *this; }
+  const std::string& mode() const { return mode_; }
+  const std::optional<uint64_t>& seed() const { return seed_; }
+  const std::optional<std::string>& data_format() const { return data_format_; }
+
+ private:
   std::string mode_;
   std::optional<uint64_t> seed_;
   std::optional<std::string> data_format_;
-  std::string name_;
 };
 
 // Keras's RandomFlip, an augmentation layer: in training, each image of the
@@ -115,7 +135,7 @@ template <typename T>
 class RandomFlip : public Layer<T>, public SeedGeneratorLayer {
  public:
   explicit RandomFlip(const RandomFlipOptions& options = {});
-  // From a Keras layer config (ValueError naming the key for anything wrong).
+  // From a Keras layer config (RandomFlipOptions::from_config).
   static std::shared_ptr<RandomFlip> from_config(const nlohmann::json& config);
   Variable<T> call(const Variable<T>& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
@@ -137,12 +157,30 @@ class RandomFlip : public Layer<T>, public SeedGeneratorLayer {
   uint64_t state_ = 0;
 };
 
-// Applies an activation function by its Keras identifier.
+class ActivationOptions : public LayerOptions<ActivationOptions> {
+ public:
+  // A Keras activation name or config, resolved now (an unknown one throws,
+  // as Keras's constructor does). Implicit, as Keras's Activation("relu").
+  ActivationOptions(const nlohmann::json& activation) { this->activation(activation); }  // NOLINT
+  ActivationOptions(const char* activation) : ActivationOptions(nlohmann::json(activation)) {}  // NOLINT
+  ActivationOptions(const std::string& activation) : ActivationOptions(nlohmann::json(activation)) {}  // NOLINT
+  // From a Keras layer config: activation (required), name, trainable, dtype.
+  static ActivationOptions from_config(const nlohmann::json& config);
+  ActivationOptions& activation(const nlohmann::json& id);
+  // The canonical Keras name.
+  const std::string& activation() const { return activation_; }
+
+ private:
+  std::string activation_;
+};
+
+// Applies an activation function by its Keras identifier:
+//   ActivationLayer<float> act(ActivationOptions("relu").name("act"));
 template <typename T>
 class ActivationLayer : public Layer<T> {
  public:
-  explicit ActivationLayer(const nlohmann::json& activation, std::string name = {});
-  // From a Keras layer config (ValueError naming the key for anything wrong).
+  explicit ActivationLayer(const ActivationOptions& options);
+  // From a Keras layer config (ActivationOptions::from_config).
   static std::shared_ptr<ActivationLayer> from_config(const nlohmann::json& config);
   Variable<T> call(const Variable<T>& x, bool training) override { return fn_(x); }
   Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }

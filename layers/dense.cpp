@@ -11,9 +11,6 @@ namespace sepconv {
 using layer_detail::serialize_or_null;
 
 DenseOptions::DenseOptions(int64_t units) : units_(units) {
-  if (units <= 0)
-    throw ValueError(fmt::format(
-        "Received an invalid value for `units`, expected a positive integer. Received: units={}", units));
   kernel_initializer_ = get_initializer("glorot_uniform");
   bias_initializer_ = get_initializer("zeros");
 }
@@ -35,10 +32,9 @@ DenseOptions& DenseOptions::bias_initializer(std::shared_ptr<Initializer> i) {
 
 template <typename T>
 Dense<T>::Dense(const DenseOptions& o)
-    : Layer<T>(o.name_.empty() ? unique_layer_name("dense") : o.name_),
-      options_(o),
-      activation_(get_activation<T>(o.activation_)) {
-  this->set_activity_regularizer(o.activity_regularizer_);
+    : Layer<T>(layer_name_from(o, "dense")), options_(o), activation_(get_activation<T>(o.activation())) {
+  apply_layer_arguments(*this, o, "Dense").positive("units", o.units());
+  this->set_activity_regularizer(o.activity_regularizer());
 }
 
 template <typename T>
@@ -46,7 +42,7 @@ Shape Dense<T>::compute_output_shape(const Shape& s) const {
   layer_detail::require_input_min_ndim(this->name(), s, 2);
   if (this->built()) layer_detail::require_input_axis(this->name(), s, -1, this->weight("kernel").variable.shape()[0]);
   Shape out = s;
-  out.back() = options_.units_;
+  out.back() = options_.units();
   return out;
 }
 
@@ -57,11 +53,11 @@ void Dense<T>::build(const Shape& s) {
     throw ShapeError(fmt::format("Layer \"{}\": the last dimension of the inputs to a Dense layer should be defined "
                                  "and positive. Received input shape {}",
                                  this->name(), shape_str(s)));
-  this->add_weight("kernel", {s.back(), options_.units_}, options_.kernel_initializer_, options_.kernel_regularizer_,
-                   options_.kernel_constraint_);
-  if (options_.use_bias_)
-    this->add_weight("bias", {options_.units_}, options_.bias_initializer_, options_.bias_regularizer_,
-                     options_.bias_constraint_);
+  this->add_weight("kernel", {s.back(), options_.units()}, options_.kernel_initializer(), options_.kernel_regularizer(),
+                   options_.kernel_constraint());
+  if (options_.use_bias())
+    this->add_weight("bias", {options_.units()}, options_.bias_initializer(), options_.bias_regularizer(),
+                     options_.bias_constraint());
   this->built_ = true;
 }
 
@@ -69,34 +65,30 @@ template <typename T>
 Variable<T> Dense<T>::call(const Variable<T>& x, bool) {
   compute_output_shape(x.shape());
   std::optional<Variable<T>> b;
-  if (options_.use_bias_) b = bias();
+  if (options_.use_bias()) b = bias();
   return activation_(dense<T>(x, kernel(), b));
 }
 
 template <typename T>
 nlohmann::json Dense<T>::get_config() const {
   nlohmann::json c = Layer<T>::get_config();
-  c["units"] = options_.units_;
-  c["activation"] = options_.activation_;
-  c["use_bias"] = options_.use_bias_;
-  c["kernel_initializer"] = serialize_or_null(options_.kernel_initializer_);
-  c["bias_initializer"] = serialize_or_null(options_.bias_initializer_);
-  c["kernel_regularizer"] = serialize_or_null(options_.kernel_regularizer_);
-  c["bias_regularizer"] = serialize_or_null(options_.bias_regularizer_);
+  c["units"] = options_.units();
+  c["activation"] = options_.activation();
+  c["use_bias"] = options_.use_bias();
+  c["kernel_initializer"] = serialize_or_null(options_.kernel_initializer());
+  c["bias_initializer"] = serialize_or_null(options_.bias_initializer());
+  c["kernel_regularizer"] = serialize_or_null(options_.kernel_regularizer());
+  c["bias_regularizer"] = serialize_or_null(options_.bias_regularizer());
   c["activity_regularizer"] = serialize_or_null(this->activity_regularizer());
-  c["kernel_constraint"] = serialize_or_null(options_.kernel_constraint_);
-  c["bias_constraint"] = serialize_or_null(options_.bias_constraint_);
+  c["kernel_constraint"] = serialize_or_null(options_.kernel_constraint());
+  c["bias_constraint"] = serialize_or_null(options_.bias_constraint());
   return c;
 }
 
-template <typename T>
-std::shared_ptr<Dense<T>> Dense<T>::from_config(const nlohmann::json& config) {
+DenseOptions DenseOptions::from_config(const nlohmann::json& config) {
   ConfigReader r(config, "Dense");
-  const std::string name = r.name();
-  const bool trainable = r.trainable();
-  r.dtype();
   DenseOptions o(r.required_integer("units"));
-  o.name(name);
+  o.read_layer_arguments(r);
   if (r.has("activation")) o.activation(r.raw("activation"));
   o.use_bias(r.boolean("use_bias", true));
   if (r.has("kernel_initializer")) o.kernel_initializer(r.raw("kernel_initializer"));
@@ -111,9 +103,12 @@ std::shared_ptr<Dense<T>> Dense<T>::from_config(const nlohmann::json& config) {
   r.optional_number("lora_alpha");
   if (r.has("quantization_config")) r.fail("quantization_config", "null (quantization is not supported)");
   r.finish();
-  auto layer = std::make_shared<Dense<T>>(o);
-  layer->set_trainable(trainable);
-  return layer;
+  return o;
+}
+
+template <typename T>
+std::shared_ptr<Dense<T>> Dense<T>::from_config(const nlohmann::json& config) {
+  return std::make_shared<Dense<T>>(DenseOptions::from_config(config));
 }
 
 template class Dense<float>;

@@ -14,48 +14,9 @@ namespace {
 nlohmann::json pair_json(std::array<int64_t, 2> v) { return nlohmann::json::array({v[0], v[1]}); }
 }  // namespace
 
-DepthwiseConv2DOptions::DepthwiseConv2DOptions(std::array<int64_t, 2> kernel_size) : kernel_size_(kernel_size) {
-  if (kernel_size[0] <= 0 || kernel_size[1] <= 0)
-    throw ValueError(fmt::format("The argument `kernel_size` cannot contain 0. Received kernel_size=({}, {})",
-                                 kernel_size[0], kernel_size[1]));
+DepthwiseConv2DOptions::DepthwiseConv2DOptions(Pair kernel_size) : kernel_size_(kernel_size) {
   depthwise_initializer_ = get_initializer("glorot_uniform");
   bias_initializer_ = get_initializer("zeros");
-}
-
-void DepthwiseConv2DOptions::check_strides_dilation() const {
-  if (std::max(strides_[0], strides_[1]) > 1 && std::max(dilation_rate_[0], dilation_rate_[1]) > 1)
-    throw ValueError(fmt::format("`strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
-                                 "strides=({}, {}) and dilation_rate=({}, {})",
-                                 strides_[0], strides_[1], dilation_rate_[0], dilation_rate_[1]));
-}
-
-DepthwiseConv2DOptions& DepthwiseConv2DOptions::strides(std::array<int64_t, 2> s) {
-  if (s[0] <= 0 || s[1] <= 0)
-    throw ValueError(fmt::format("The argument `strides` cannot contains 0(s). Received: strides=({}, {})", s[0], s[1]));
-  strides_ = s;
-  check_strides_dilation();
-  return *this;
-}
-DepthwiseConv2DOptions& DepthwiseConv2DOptions::dilation_rate(std::array<int64_t, 2> d) {
-  if (d[0] <= 0 || d[1] <= 0)
-    throw ValueError(fmt::format("The argument `dilation_rate` cannot contain 0(s). Received: dilation_rate=({}, {})",
-                                 d[0], d[1]));
-  dilation_rate_ = d;
-  check_strides_dilation();
-  return *this;
-}
-DepthwiseConv2DOptions& DepthwiseConv2DOptions::padding(const std::string& p) {
-  padding_ = parse_padding(p);
-  return *this;
-}
-DepthwiseConv2DOptions& DepthwiseConv2DOptions::depth_multiplier(int64_t m) {
-  if (m <= 0)
-    throw ValueError(fmt::format(
-        "Invalid value for argument `depth_multiplier`. Expected a strictly positive value. Received "
-        "depth_multiplier={}",
-        m));
-  depth_multiplier_ = m;
-  return *this;
 }
 DepthwiseConv2DOptions& DepthwiseConv2DOptions::activation(const nlohmann::json& id) {
   activation_ = canonical_activation_name(id);
@@ -72,13 +33,38 @@ DepthwiseConv2DOptions& DepthwiseConv2DOptions::bias_initializer(std::shared_ptr
   return *this;
 }
 
+DepthwiseConv2DOptions DepthwiseConv2DOptions::from_config(const nlohmann::json& config) {
+  ConfigReader r(config, "DepthwiseConv2D");
+  DepthwiseConv2DOptions o(r.required_pair("kernel_size"));
+  o.read_layer_arguments(r);
+  o.strides(r.pair("strides", {1, 1}));
+  o.padding(r.string("padding", "valid"));
+  o.depth_multiplier(r.integer("depth_multiplier", 1));
+  o.data_format(r.optional_string("data_format"));
+  o.dilation_rate(r.pair("dilation_rate", {1, 1}));
+  if (r.has("activation")) o.activation(r.raw("activation"));
+  o.use_bias(r.boolean("use_bias", true));
+  if (r.has("depthwise_initializer")) o.depthwise_initializer(r.raw("depthwise_initializer"));
+  if (r.has("bias_initializer")) o.bias_initializer(r.raw("bias_initializer"));
+  if (r.has("depthwise_regularizer")) o.depthwise_regularizer(r.raw("depthwise_regularizer"));
+  if (r.has("bias_regularizer")) o.bias_regularizer(r.raw("bias_regularizer"));
+  if (r.has("activity_regularizer")) o.activity_regularizer(r.raw("activity_regularizer"));
+  if (r.has("depthwise_constraint")) o.depthwise_constraint(r.raw("depthwise_constraint"));
+  if (r.has("bias_constraint")) o.bias_constraint(r.raw("bias_constraint"));
+  r.finish();
+  return o;
+}
+
 template <typename T>
 DepthwiseConv2D<T>::DepthwiseConv2D(const DepthwiseConv2DOptions& o)
-    : Layer<T>(o.name_.empty() ? unique_layer_name("depthwise_conv2d") : o.name_),
-      options_(o),
-      data_format_(parse_data_format(o.data_format_ ? *o.data_format_ : image_data_format())),
-      activation_(get_activation<T>(o.activation_)) {
-  this->set_activity_regularizer(o.activity_regularizer_);
+    : Layer<T>(layer_name_from(o, "depthwise_conv2d")), options_(o), activation_(get_activation<T>(o.activation())) {
+  // The checks of Keras's BaseDepthwiseConv.__init__, in its order.
+  const layer_detail::ArgumentCheck check = apply_layer_arguments(*this, o, "DepthwiseConv2D");
+  check.positive("depth_multiplier", o.depth_multiplier());
+  check.conv_window(o.kernel_size(), o.strides(), o.dilation_rate());
+  padding_ = check.padding(o.padding());
+  data_format_ = check.data_format(o.data_format());
+  this->set_activity_regularizer(o.activity_regularizer());
 }
 
 template <typename T>
@@ -89,15 +75,15 @@ Shape DepthwiseConv2D<T>::compute_output_shape(const Shape& s) const {
   if (this->built()) layer_detail::require_input_axis(this->name(), s, cf ? 1 : -1, this->weight("kernel").variable.shape()[2]);
   const auto& o = options_;
   const int64_t h = cf ? s[2] : s[1], w = cf ? s[3] : s[2];
-  const int64_t oh = conv_output_length(h, o.kernel_size_[0], o.strides_[0], o.dilation_rate_[0], o.padding_);
-  const int64_t ow = conv_output_length(w, o.kernel_size_[1], o.strides_[1], o.dilation_rate_[1], o.padding_);
+  const int64_t oh = conv_output_length(h, o.kernel_size()[0], o.strides()[0], o.dilation_rate()[0], padding_);
+  const int64_t ow = conv_output_length(w, o.kernel_size()[1], o.strides()[1], o.dilation_rate()[1], padding_);
   if (oh <= 0 || ow <= 0)
     throw ValueError(fmt::format(
         "Computed output size would be negative. Received `inputs shape={}`, `kernel shape=({}, {}, {}, {})`, "
         "`dilation_rate=({}, {})`, layer \"{}\"",
-        shape_str(s), o.kernel_size_[0], o.kernel_size_[1], c, o.depth_multiplier_, o.dilation_rate_[0],
-        o.dilation_rate_[1], this->name()));
-  const int64_t oc = c * o.depth_multiplier_;
+        shape_str(s), o.kernel_size()[0], o.kernel_size()[1], c, o.depth_multiplier(), o.dilation_rate()[0],
+        o.dilation_rate()[1], this->name()));
+  const int64_t oc = c * o.depth_multiplier();
   return cf ? Shape{s[0], oc, oh, ow} : Shape{s[0], oh, ow, oc};
 }
 
@@ -110,10 +96,10 @@ void DepthwiseConv2D<T>::build(const Shape& s) {
                                  "Received input shape {}",
                                  this->name(), shape_str(s)));
   const auto& o = options_;
-  this->add_weight("kernel", {o.kernel_size_[0], o.kernel_size_[1], c, o.depth_multiplier_}, o.depthwise_initializer_,
-                   o.depthwise_regularizer_, o.depthwise_constraint_);
-  if (o.use_bias_)
-    this->add_weight("bias", {c * o.depth_multiplier_}, o.bias_initializer_, o.bias_regularizer_, o.bias_constraint_);
+  this->add_weight("kernel", {o.kernel_size()[0], o.kernel_size()[1], c, o.depth_multiplier()}, o.depthwise_initializer(),
+                   o.depthwise_regularizer(), o.depthwise_constraint());
+  if (o.use_bias())
+    this->add_weight("bias", {c * o.depth_multiplier()}, o.bias_initializer(), o.bias_regularizer(), o.bias_constraint());
   this->built_ = true;
 }
 
@@ -122,9 +108,9 @@ Variable<T> DepthwiseConv2D<T>::call(const Variable<T>& x, bool) {
   compute_output_shape(x.shape());
   const bool cf = data_format_ == DataFormat::ChannelsFirst;
   const auto& o = options_;
-  Variable<T> y = depthwise_conv2d<T>(cf ? nchw_to_nhwc(x) : x, this->weight("kernel").variable, o.strides_,
-                                      o.dilation_rate_, o.padding_);
-  if (o.use_bias_) y = bias_add<T>(y, this->weight("bias").variable);
+  Variable<T> y = depthwise_conv2d<T>(cf ? nchw_to_nhwc(x) : x, this->weight("kernel").variable, o.strides(),
+                                      o.dilation_rate(), padding_);
+  if (o.use_bias()) y = bias_add<T>(y, this->weight("bias").variable);
   y = activation_(y);
   return cf ? nhwc_to_nchw(y) : y;
 }
@@ -133,50 +119,27 @@ template <typename T>
 nlohmann::json DepthwiseConv2D<T>::get_config() const {
   const auto& o = options_;
   nlohmann::json c = Layer<T>::get_config();
-  c["kernel_size"] = pair_json(o.kernel_size_);
-  c["strides"] = pair_json(o.strides_);
-  c["padding"] = padding_name(o.padding_);
-  c["depth_multiplier"] = o.depth_multiplier_;
+  c["kernel_size"] = pair_json(o.kernel_size());
+  c["strides"] = pair_json(o.strides());
+  c["padding"] = padding_name(padding_);
+  c["depth_multiplier"] = o.depth_multiplier();
   c["data_format"] = data_format_name(data_format_);
-  c["dilation_rate"] = pair_json(o.dilation_rate_);
-  c["activation"] = o.activation_;
-  c["use_bias"] = o.use_bias_;
-  c["depthwise_initializer"] = serialize_or_null(o.depthwise_initializer_);
-  c["bias_initializer"] = serialize_or_null(o.bias_initializer_);
-  c["depthwise_regularizer"] = serialize_or_null(o.depthwise_regularizer_);
-  c["bias_regularizer"] = serialize_or_null(o.bias_regularizer_);
+  c["dilation_rate"] = pair_json(o.dilation_rate());
+  c["activation"] = o.activation();
+  c["use_bias"] = o.use_bias();
+  c["depthwise_initializer"] = serialize_or_null(o.depthwise_initializer());
+  c["bias_initializer"] = serialize_or_null(o.bias_initializer());
+  c["depthwise_regularizer"] = serialize_or_null(o.depthwise_regularizer());
+  c["bias_regularizer"] = serialize_or_null(o.bias_regularizer());
   c["activity_regularizer"] = serialize_or_null(this->activity_regularizer());
-  c["depthwise_constraint"] = serialize_or_null(o.depthwise_constraint_);
-  c["bias_constraint"] = serialize_or_null(o.bias_constraint_);
+  c["depthwise_constraint"] = serialize_or_null(o.depthwise_constraint());
+  c["bias_constraint"] = serialize_or_null(o.bias_constraint());
   return c;
 }
 
 template <typename T>
 std::shared_ptr<DepthwiseConv2D<T>> DepthwiseConv2D<T>::from_config(const nlohmann::json& config) {
-  ConfigReader r(config, "DepthwiseConv2D");
-  const std::string name = r.name();
-  const bool trainable = r.trainable();
-  r.dtype();
-  DepthwiseConv2DOptions o(r.required_pair("kernel_size"));
-  o.name(name);
-  o.strides(r.pair("strides", {1, 1}));
-  o.padding(r.string("padding", "valid"));
-  o.depth_multiplier(r.integer("depth_multiplier", 1));
-  if (auto f = r.optional_string("data_format")) o.data_format(*f);
-  o.dilation_rate(r.pair("dilation_rate", {1, 1}));
-  if (r.has("activation")) o.activation(r.raw("activation"));
-  o.use_bias(r.boolean("use_bias", true));
-  if (r.has("depthwise_initializer")) o.depthwise_initializer(r.raw("depthwise_initializer"));
-  if (r.has("bias_initializer")) o.bias_initializer(r.raw("bias_initializer"));
-  if (r.has("depthwise_regularizer")) o.depthwise_regularizer(r.raw("depthwise_regularizer"));
-  if (r.has("bias_regularizer")) o.bias_regularizer(r.raw("bias_regularizer"));
-  if (r.has("activity_regularizer")) o.activity_regularizer(r.raw("activity_regularizer"));
-  if (r.has("depthwise_constraint")) o.depthwise_constraint(r.raw("depthwise_constraint"));
-  if (r.has("bias_constraint")) o.bias_constraint(r.raw("bias_constraint"));
-  r.finish();
-  auto layer = std::make_shared<DepthwiseConv2D<T>>(o);
-  layer->set_trainable(trainable);
-  return layer;
+  return std::make_shared<DepthwiseConv2D<T>>(DepthwiseConv2DOptions::from_config(config));
 }
 
 template class DepthwiseConv2D<float>;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "sepconv/layers/config_reader.h"
+#include "sepconv/layers/layer_checks.h"
 
 namespace sepconv {
 
@@ -10,15 +11,11 @@ template <typename T>
 InputLayer<T>::InputLayer(const Shape& shape, std::optional<int64_t> batch_size, std::string name)
     : Layer<T>(name.empty() ? unique_layer_name("input_layer") : std::move(name)), shape_(shape),
       batch_size_(batch_size) {
+  const layer_detail::ArgumentCheck check{"InputLayer", this->name()};
   for (int64_t d : shape)
     if (d <= 0)
-      throw ValueError(fmt::format("Invalid value for argument `shape` of InputLayer '{}': every dimension must be a "
-                                   "positive integer (a variable size is not supported). Received: shape={}",
-                                   this->name(), shape_str(shape)));
-  if (batch_size && *batch_size <= 0)
-    throw ValueError(fmt::format("Invalid value for argument `batch_size` of InputLayer '{}': expected a positive "
-                                 "integer. Received: batch_size={}",
-                                 this->name(), *batch_size));
+      check.fail("shape", "positive integer dimensions (a variable size is not supported)", shape_str(shape));
+  if (batch_size) check.positive("batch_size", *batch_size);
   this->built_ = true;
 }
 

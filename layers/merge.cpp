@@ -25,8 +25,10 @@ std::vector<Shape> shapes_of(const std::vector<Variable<T>>& xs) {
 }  // namespace
 
 template <typename T>
-Merge<T>::Merge(const MergeOptions& o, const char* default_name)
-    : Layer<T>(o.name_.empty() ? unique_layer_name(default_name) : o.name_) {}
+Merge<T>::Merge(const MergeOptions& o, const char* default_name, const char* class_name)
+    : Layer<T>(layer_name_from(o, default_name)) {
+  apply_layer_arguments(*this, o, class_name);
+}
 
 template <typename T>
 Shape Merge<T>::compute_output_shape(const Shape& input_shape) const {
@@ -78,20 +80,16 @@ Variable<T> Merge<T>::call_list(const std::vector<Variable<T>>& inputs, bool) {
   return merge(inputs);
 }
 
-namespace {
 // Name, trainable and dtype: all a merge layer's Keras config holds.
-template <typename L>
-std::shared_ptr<L> merge_from_config(const nlohmann::json& config, const char* class_name) {
+MergeOptions MergeOptions::from_config(const nlohmann::json& config, const std::string& class_name) {
   ConfigReader reader(config, class_name);
   MergeOptions options;
-  options.name(reader.name());
-  const bool trainable = reader.trainable();
-  reader.dtype();
+  options.read_layer_arguments(reader);
   reader.finish();
-  auto layer = std::make_shared<L>(options);
-  layer->set_trainable(trainable);
-  return layer;
+  return options;
 }
+
+namespace {
 template <typename T, typename F>
 Variable<T> fold(const std::vector<Variable<T>>& xs, F f) {
   Variable<T> out = xs[0];
@@ -103,7 +101,7 @@ Variable<T> fold(const std::vector<Variable<T>>& xs, F f) {
 #define SEPCONV_MERGE_COMMON(Class)                                                        \
   template <typename T>                                                                    \
   std::shared_ptr<Class<T>> Class<T>::from_config(const nlohmann::json& config) {          \
-    return merge_from_config<Class<T>>(config, #Class);                                    \
+    return std::make_shared<Class<T>>(MergeOptions::from_config(config, #Class));          \
   }
 SEPCONV_MERGE_COMMON(Add)
 SEPCONV_MERGE_COMMON(Subtract)
@@ -151,16 +149,18 @@ Variable<T> Minimum<T>::merge(const std::vector<Variable<T>>& xs) const {
 }
 
 template <typename T>
-Concatenate<T>::Concatenate(const ConcatenateOptions& o) : Merge<T>(MergeOptions().name(o.name_), "concatenate"), axis_(o.axis_) {}
+Concatenate<T>::Concatenate(const ConcatenateOptions& o)
+    : Merge<T>(MergeOptions().name(o.name()).trainable(o.trainable()).dtype(o.dtype()), "concatenate", "Concatenate"),
+      axis_(o.axis()) {}
 
 template <typename T>
 Shape Concatenate<T>::compute_output_shape(const std::vector<Shape>& shapes) const {
   this->check_count(shapes.size());
   const int64_t rank = static_cast<int64_t>(shapes[0].size());
   if (axis_ < -rank || axis_ >= rank)
-    throw ValueError(fmt::format("Invalid value for argument `axis` of Concatenate layer \"{}\": expected an axis of "
-                                 "inputs of rank {}. Received: axis={} (input_shape={})",
-                                 this->name(), rank, axis_, shapes_str(shapes)));
+    layer_detail::invalid_argument(
+        "axis", fmt::format("an axis in [{}, {}) of the inputs (input_shape={})", -rank, rank, shapes_str(shapes)),
+        std::to_string(axis_), "Concatenate", this->name());
   const int64_t a = axis_ < 0 ? axis_ + rank : axis_;
   Shape out = shapes[0];
   for (size_t i = 1; i < shapes.size(); ++i) {
@@ -187,18 +187,18 @@ nlohmann::json Concatenate<T>::get_config() const {
   return c;
 }
 
-template <typename T>
-std::shared_ptr<Concatenate<T>> Concatenate<T>::from_config(const nlohmann::json& config) {
+ConcatenateOptions ConcatenateOptions::from_config(const nlohmann::json& config) {
   ConfigReader reader(config, "Concatenate");
   ConcatenateOptions options;
-  options.name(reader.name());
-  const bool trainable = reader.trainable();
-  reader.dtype();
+  options.read_layer_arguments(reader);
   options.axis(reader.integer("axis", -1));
   reader.finish();
-  auto layer = std::make_shared<Concatenate<T>>(options);
-  layer->set_trainable(trainable);
-  return layer;
+  return options;
+}
+
+template <typename T>
+std::shared_ptr<Concatenate<T>> Concatenate<T>::from_config(const nlohmann::json& config) {
+  return std::make_shared<Concatenate<T>>(ConcatenateOptions::from_config(config));
 }
 
 #define SEPCONV_MERGE_INSTANTIATE(T) \

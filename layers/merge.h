@@ -16,14 +16,16 @@
 #include <vector>
 
 #include "sepconv/layers/layer.h"
+#include "sepconv/layers/layer_options.h"
 
 namespace sepconv {
 
 // The arguments every merge layer takes (Keras's **kwargs of Layer).
-class MergeOptions {
+class MergeOptions : public LayerOptions<MergeOptions> {
  public:
-  MergeOptions& name(std::string n) { name_ = std::move(n); return *this; }
-  std::string name_;
+  // From a Keras config of `class_name` ("Add", ...): name, trainable, dtype
+  // (ValueError for any other key).
+  static MergeOptions from_config(const nlohmann::json& config, const std::string& class_name);
 };
 
 // Shared by the merge layers: the list checks and the single-input refusal.
@@ -40,7 +42,7 @@ class Merge : public Layer<T> {
   virtual Shape compute_output_shape(const std::vector<Shape>& input_shapes) const;
 
  protected:
-  Merge(const MergeOptions& options, const char* default_name);
+  Merge(const MergeOptions& options, const char* default_name, const char* class_name);
   // The merge of inputs already checked by compute_output_shape.
   virtual Variable<T> merge(const std::vector<Variable<T>>& inputs) const = 0;
   // At least two inputs; Subtract asks for exactly two.
@@ -51,7 +53,7 @@ class Merge : public Layer<T> {
   template <typename T>                                                                            \
   class Class : public Merge<T> {                                                                  \
    public:                                                                                         \
-    explicit Class(const MergeOptions& options = {}) : Merge<T>(options, snake) {}                 \
+    explicit Class(const MergeOptions& options = {}) : Merge<T>(options, snake, #Class) {}         \
     std::string class_name() const override { return #Class; }                                     \
     /* From a Keras config: name, trainable, dtype (ValueError for any other key). */             \
     static std::shared_ptr<Class<T>> from_config(const nlohmann::json& config);                    \
@@ -77,7 +79,7 @@ SEPCONV_ELEMENTWISE_MERGE(Minimum, "minimum")
 template <typename T>
 class Subtract : public Merge<T> {
  public:
-  explicit Subtract(const MergeOptions& options = {}) : Merge<T>(options, "subtract") {}
+  explicit Subtract(const MergeOptions& options = {}) : Merge<T>(options, "subtract", "Subtract") {}
   std::string class_name() const override { return "Subtract"; }
   // From a Keras config: name, trainable, dtype (ValueError for any other key).
   static std::shared_ptr<Subtract<T>> from_config(const nlohmann::json& config);
@@ -87,14 +89,17 @@ class Subtract : public Merge<T> {
   void check_count(size_t count) const override;
 };
 
-class ConcatenateOptions {
+class ConcatenateOptions : public LayerOptions<ConcatenateOptions> {
  public:
+  // From a Keras config: axis, name, trainable, dtype.
+  static ConcatenateOptions from_config(const nlohmann::json& config);
   // The axis to join along, negative from the end; default -1. Axis 0 (the
-  // batch) is allowed, as in Keras.
+  // batch) is allowed, as in Keras. Checked against the inputs' rank.
   ConcatenateOptions& axis(int64_t a) { axis_ = a; return *this; }
-  ConcatenateOptions& name(std::string n) { name_ = std::move(n); return *this; }
+  int64_t axis() const { return axis_; }
+
+ private:
   int64_t axis_ = -1;
-  std::string name_;
 };
 
 // Joins the inputs along `axis`; they must match on every other axis.
@@ -106,7 +111,7 @@ class Concatenate : public Merge<T> {
   using Merge<T>::compute_output_shape;
   Shape compute_output_shape(const std::vector<Shape>& input_shapes) const override;
   nlohmann::json get_config() const override;
-  // From a Keras config: axis, name, trainable, dtype.
+  // From a Keras config (ConcatenateOptions::from_config).
   static std::shared_ptr<Concatenate<T>> from_config(const nlohmann::json& config);
   int64_t axis() const { return axis_; }
 

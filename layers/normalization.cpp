@@ -26,18 +26,6 @@ BatchNormalizationOptions::BatchNormalizationOptions()
       moving_mean_initializer_(get_initializer("zeros")),
       moving_variance_initializer_(get_initializer("ones")) {}
 
-BatchNormalizationOptions& BatchNormalizationOptions::momentum(double m) {
-  if (!std::isfinite(m))
-    throw ValueError(fmt::format("Invalid value for argument `momentum`: expected a finite float. Received: momentum={}", m));
-  momentum_ = m;
-  return *this;
-}
-BatchNormalizationOptions& BatchNormalizationOptions::epsilon(double e) {
-  if (!(e >= 0.0) || !std::isfinite(e))
-    throw ValueError(fmt::format("Invalid value for argument `epsilon`: expected a float >= 0. Received: epsilon={}", e));
-  epsilon_ = e;
-  return *this;
-}
 BatchNormalizationOptions& BatchNormalizationOptions::beta_initializer(std::shared_ptr<Initializer> i) {
   beta_initializer_ = require_initializer(std::move(i), "beta_initializer");
   return *this;
@@ -57,19 +45,25 @@ BatchNormalizationOptions& BatchNormalizationOptions::moving_variance_initialize
 
 template <typename T>
 BatchNormalization<T>::BatchNormalization(const BatchNormalizationOptions& o)
-    : Layer<T>(o.name_.empty() ? unique_layer_name("batch_normalization") : o.name_), options_(o) {}
+    : Layer<T>(layer_name_from(o, "batch_normalization")), options_(o) {
+  const layer_detail::ArgumentCheck check = apply_layer_arguments(*this, o, "BatchNormalization");
+  check.finite("momentum", o.momentum());
+  check.non_negative("epsilon", check.finite("epsilon", o.epsilon()));
+}
 
 template <typename T>
 int64_t BatchNormalization<T>::resolve_axis(int64_t rank) const {
-  const int64_t a = options_.axis_ < 0 ? options_.axis_ + rank : options_.axis_;
+  const int64_t a = options_.axis() < 0 ? options_.axis() + rank : options_.axis();
+  const layer_detail::ArgumentCheck check{"BatchNormalization", this->name()};
   if (a < 0 || a >= rank)
-    throw ValueError(fmt::format("Layer \"{}\": invalid value for argument `axis`: axis={} is out of range for an "
-                                 "input of rank {}",
-                                 this->name(), options_.axis_, rank));
+    check.fail("axis", fmt::format("an axis in [{}, {}) for an input of rank {}", -rank, rank, rank),
+               std::to_string(options_.axis()));
   if (a != rank - 1 && !(a == 1 && rank == 4))
-    throw ValueError(fmt::format("Layer \"{}\": axis={} is not supported for an input of rank {}: the feature axis "
-                                 "must be the last one, or 1 for rank-4 channels_first data",
-                                 this->name(), options_.axis_, rank));
+    check.fail("axis",
+               fmt::format("the last axis, or 1 for rank-4 channels_first data (the feature axis of an input of rank "
+                           "{}; other axes are not supported)",
+                           rank),
+               std::to_string(options_.axis()));
   return a;
 }
 
@@ -88,15 +82,15 @@ void BatchNormalization<T>::build(const Shape& s) {
   if (s[a] <= 0)
     throw ShapeError(fmt::format("Layer \"{}\": the feature axis {} of the input must be defined and positive. "
                                  "Received input shape {}",
-                                 this->name(), options_.axis_, shape_str(s)));
+                                 this->name(), options_.axis(), shape_str(s)));
   const Shape param{s[a]};
-  if (options_.scale_)
-    this->add_weight("gamma", param, options_.gamma_initializer_, options_.gamma_regularizer_,
-                     options_.gamma_constraint_);
-  if (options_.center_)
-    this->add_weight("beta", param, options_.beta_initializer_, options_.beta_regularizer_, options_.beta_constraint_);
-  this->add_weight("moving_mean", param, options_.moving_mean_initializer_, nullptr, nullptr, false);
-  this->add_weight("moving_variance", param, options_.moving_variance_initializer_, nullptr, nullptr, false);
+  if (options_.scale())
+    this->add_weight("gamma", param, options_.gamma_initializer(), options_.gamma_regularizer(),
+                     options_.gamma_constraint());
+  if (options_.center())
+    this->add_weight("beta", param, options_.beta_initializer(), options_.beta_regularizer(), options_.beta_constraint());
+  this->add_weight("moving_mean", param, options_.moving_mean_initializer(), nullptr, nullptr, false);
+  this->add_weight("moving_variance", param, options_.moving_variance_initializer(), nullptr, nullptr, false);
   built_rank_ = rank;
   this->built_ = true;
 }
@@ -108,16 +102,16 @@ Variable<T> BatchNormalization<T>::call(const Variable<T>& x, bool training) {
     layer_detail::require_input_ndim(this->name(), x.shape(), built_rank_);
   const int64_t a = resolve_axis(rank);
   const int64_t channels = moving_mean().size();
-  layer_detail::require_input_axis(this->name(), x.shape(), options_.axis_, channels);
+  layer_detail::require_input_axis(this->name(), x.shape(), options_.axis(), channels);
   std::optional<Variable<T>> gamma, beta;
-  if (options_.scale_) gamma = this->weight("gamma").variable;
-  if (options_.center_) beta = this->weight("beta").variable;
+  if (options_.scale()) gamma = this->weight("gamma").variable;
+  if (options_.center()) beta = this->weight("beta").variable;
   const bool channels_first = a != rank - 1;
   const Variable<T> xin = channels_first ? nchw_to_nhwc(x) : x;
   Variable<T> y;
   if (training && this->trainable()) {
-    BatchNormOutput<T> out = batch_norm_training<T>(xin, gamma, beta, options_.epsilon_);
-    const double m = options_.momentum_;
+    BatchNormOutput<T> out = batch_norm_training<T>(xin, gamma, beta, options_.epsilon());
+    const double m = options_.momentum();
     Tensor<T>& mm = moving_mean();
     Tensor<T>& mv = moving_variance();
     for (int64_t c = 0; c < channels; ++c) {
@@ -126,7 +120,7 @@ Variable<T> BatchNormalization<T>::call(const Variable<T>& x, bool training) {
     }
     y = out.y;
   } else {
-    y = batch_norm_inference<T>(xin, moving_mean(), moving_variance(), gamma, beta, options_.epsilon_);
+    y = batch_norm_inference<T>(xin, moving_mean(), moving_variance(), gamma, beta, options_.epsilon());
   }
   return channels_first ? nhwc_to_nchw(y) : y;
 }
@@ -134,31 +128,27 @@ Variable<T> BatchNormalization<T>::call(const Variable<T>& x, bool training) {
 template <typename T>
 nlohmann::json BatchNormalization<T>::get_config() const {
   nlohmann::json c = Layer<T>::get_config();
-  c["axis"] = options_.axis_;
-  c["momentum"] = options_.momentum_;
-  c["epsilon"] = options_.epsilon_;
-  c["center"] = options_.center_;
-  c["scale"] = options_.scale_;
-  c["beta_initializer"] = serialize_or_null(options_.beta_initializer_);
-  c["gamma_initializer"] = serialize_or_null(options_.gamma_initializer_);
-  c["moving_mean_initializer"] = serialize_or_null(options_.moving_mean_initializer_);
-  c["moving_variance_initializer"] = serialize_or_null(options_.moving_variance_initializer_);
-  c["beta_regularizer"] = serialize_or_null(options_.beta_regularizer_);
-  c["gamma_regularizer"] = serialize_or_null(options_.gamma_regularizer_);
-  c["beta_constraint"] = serialize_or_null(options_.beta_constraint_);
-  c["gamma_constraint"] = serialize_or_null(options_.gamma_constraint_);
+  c["axis"] = options_.axis();
+  c["momentum"] = options_.momentum();
+  c["epsilon"] = options_.epsilon();
+  c["center"] = options_.center();
+  c["scale"] = options_.scale();
+  c["beta_initializer"] = serialize_or_null(options_.beta_initializer());
+  c["gamma_initializer"] = serialize_or_null(options_.gamma_initializer());
+  c["moving_mean_initializer"] = serialize_or_null(options_.moving_mean_initializer());
+  c["moving_variance_initializer"] = serialize_or_null(options_.moving_variance_initializer());
+  c["beta_regularizer"] = serialize_or_null(options_.beta_regularizer());
+  c["gamma_regularizer"] = serialize_or_null(options_.gamma_regularizer());
+  c["beta_constraint"] = serialize_or_null(options_.beta_constraint());
+  c["gamma_constraint"] = serialize_or_null(options_.gamma_constraint());
   c["synchronized"] = false;
   return c;
 }
 
-template <typename T>
-std::shared_ptr<BatchNormalization<T>> BatchNormalization<T>::from_config(const nlohmann::json& config) {
+BatchNormalizationOptions BatchNormalizationOptions::from_config(const nlohmann::json& config) {
   ConfigReader r(config, "BatchNormalization");
-  const std::string name = r.name();
-  const bool trainable = r.trainable();
-  r.dtype();
   BatchNormalizationOptions o;
-  o.name(name);
+  o.read_layer_arguments(r);
   o.axis(r.integer("axis", -1));
   o.momentum(r.number("momentum", 0.99));
   o.epsilon(r.number("epsilon", 1e-3));
@@ -176,9 +166,12 @@ std::shared_ptr<BatchNormalization<T>> BatchNormalization<T>::from_config(const 
   if (r.has("gamma_constraint")) o.gamma_constraint(r.raw("gamma_constraint"));
   if (r.boolean("renorm", false)) r.fail("renorm", "false (batch renormalization is not supported)");
   r.finish();
-  auto layer = std::make_shared<BatchNormalization<T>>(o);
-  layer->set_trainable(trainable);
-  return layer;
+  return o;
+}
+
+template <typename T>
+std::shared_ptr<BatchNormalization<T>> BatchNormalization<T>::from_config(const nlohmann::json& config) {
+  return std::make_shared<BatchNormalization<T>>(BatchNormalizationOptions::from_config(config));
 }
 
 template class BatchNormalization<float>;

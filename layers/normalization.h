@@ -14,17 +14,25 @@
 #include <string>
 
 #include "sepconv/layers/layer.h"
+#include "sepconv/layers/layer_options.h"
 
 namespace sepconv {
 
-class BatchNormalizationOptions {
+// The constructor arguments of keras.layers.BatchNormalization (checked when
+// the layer is made; identifiers resolved by the setters).
+class BatchNormalizationOptions : public LayerOptions<BatchNormalizationOptions> {
  public:
   BatchNormalizationOptions();
+  // From a Keras layer config (ValueError naming the key for anything wrong).
+  static BatchNormalizationOptions from_config(const nlohmann::json& config);
+
   // The feature axis: the last (-1, default) or, for rank-4 channels_first
   // data, 1. Other axes are a ValueError when the layer is built.
   BatchNormalizationOptions& axis(int64_t a) { axis_ = a; return *this; }
-  BatchNormalizationOptions& momentum(double m);
-  BatchNormalizationOptions& epsilon(double e);
+  // A finite float (default 0.99).
+  BatchNormalizationOptions& momentum(double m) { momentum_ = m; return *this; }
+  // A finite float >= 0 (default 1e-3).
+  BatchNormalizationOptions& epsilon(double e) { epsilon_ = e; return *this; }
   BatchNormalizationOptions& center(bool c) { center_ = c; return *this; }
   BatchNormalizationOptions& scale(bool s) { scale_ = s; return *this; }
   BatchNormalizationOptions& beta_initializer(const nlohmann::json& id) { return beta_initializer(get_initializer(id)); }
@@ -47,8 +55,22 @@ class BatchNormalizationOptions {
   BatchNormalizationOptions& beta_constraint(std::shared_ptr<Constraint> c) { beta_constraint_ = std::move(c); return *this; }
   BatchNormalizationOptions& gamma_constraint(const nlohmann::json& id) { return gamma_constraint(get_constraint(id)); }
   BatchNormalizationOptions& gamma_constraint(std::shared_ptr<Constraint> c) { gamma_constraint_ = std::move(c); return *this; }
-  BatchNormalizationOptions& name(std::string n) { name_ = std::move(n); return *this; }
 
+  int64_t axis() const { return axis_; }
+  double momentum() const { return momentum_; }
+  double epsilon() const { return epsilon_; }
+  bool center() const { return center_; }
+  bool scale() const { return scale_; }
+  const std::shared_ptr<Initializer>& beta_initializer() const { return beta_initializer_; }
+  const std::shared_ptr<Initializer>& gamma_initializer() const { return gamma_initializer_; }
+  const std::shared_ptr<Initializer>& moving_mean_initializer() const { return moving_mean_initializer_; }
+  const std::shared_ptr<Initializer>& moving_variance_initializer() const { return moving_variance_initializer_; }
+  const std::shared_ptr<Regularizer>& beta_regularizer() const { return beta_regularizer_; }
+  const std::shared_ptr<Regularizer>& gamma_regularizer() const { return gamma_regularizer_; }
+  const std::shared_ptr<Constraint>& beta_constraint() const { return beta_constraint_; }
+  const std::shared_ptr<Constraint>& gamma_constraint() const { return gamma_constraint_; }
+
+ private:
   int64_t axis_ = -1;
   double momentum_ = 0.99, epsilon_ = 1e-3;
   bool center_ = true, scale_ = true;
@@ -56,14 +78,13 @@ class BatchNormalizationOptions {
       moving_variance_initializer_;
   std::shared_ptr<Regularizer> beta_regularizer_, gamma_regularizer_;
   std::shared_ptr<Constraint> beta_constraint_, gamma_constraint_;
-  std::string name_;
 };
 
 template <typename T>
 class BatchNormalization : public Layer<T> {
  public:
   explicit BatchNormalization(const BatchNormalizationOptions& options = {});
-  // From a Keras layer config (ValueError naming the key for anything wrong).
+  // From a Keras layer config (BatchNormalizationOptions::from_config).
   static std::shared_ptr<BatchNormalization> from_config(const nlohmann::json& config);
 
   void build(const Shape& input_shape) override;

@@ -9,22 +9,20 @@
 namespace sepconv {
 
 using layer_detail::require_input_ndim;
-using layer_detail::require_positive_pair;
 
 namespace {
-DataFormat resolve_data_format(const std::optional<std::string>& f) {
-  return parse_data_format(f ? *f : image_data_format());
-}
 nlohmann::json pair_json(std::array<int64_t, 2> v) { return nlohmann::json::array({v[0], v[1]}); }
 }  // namespace
 
 template <typename T>
-Pooling2D<T>::Pooling2D(const Pooling2DOptions& o, const char* default_name)
-    : Layer<T>(o.name_.empty() ? unique_layer_name(default_name) : o.name_),
-      pool_size_(require_positive_pair("pool_size", o.pool_size_)),
-      strides_(require_positive_pair("strides", o.strides_ ? *o.strides_ : o.pool_size_)),
-      padding_(parse_padding(o.padding_)),
-      data_format_(resolve_data_format(o.data_format_)) {}
+Pooling2D<T>::Pooling2D(const Pooling2DOptions& o, const char* default_name, const char* class_name)
+    : Layer<T>(layer_name_from(o, default_name)) {
+  const layer_detail::ArgumentCheck check = apply_layer_arguments(*this, o, class_name);
+  pool_size_ = check.positive_pair("pool_size", o.pool_size());
+  strides_ = check.positive_pair("strides", o.strides().value_or(o.pool_size()));
+  padding_ = check.padding(o.padding());
+  data_format_ = check.data_format(o.data_format());
+}
 
 template <typename T>
 Shape Pooling2D<T>::compute_output_shape(const Shape& s) const {
@@ -68,56 +66,45 @@ Variable<T> AveragePooling2D<T>::pool(const Variable<T>& x) const {
   return avg_pool2d<T>(x, this->pool_size(), this->strides(), this->padding());
 }
 
-namespace {
 // Keras's Pooling2D arguments (pool_size=(2, 2), strides=None, padding="valid", data_format=None).
-template <typename L>
-std::shared_ptr<L> pooling_from_config(const nlohmann::json& config, const char* class_name) {
+Pooling2DOptions Pooling2DOptions::from_config(const nlohmann::json& config, const std::string& class_name) {
   ConfigReader reader(config, class_name);
-  const std::string name = reader.name();
-  const bool trainable = reader.trainable();
-  reader.dtype();
   Pooling2DOptions options(reader.pair("pool_size", {2, 2}));
+  options.read_layer_arguments(reader);
   if (reader.has("strides")) options.strides(reader.pair("strides", {0, 0}));
   options.padding(reader.string("padding", "valid"));
-  if (auto f = reader.optional_string("data_format")) options.data_format(*f);
-  options.name(name);
+  options.data_format(reader.optional_string("data_format"));
   reader.finish();
-  auto layer = std::make_shared<L>(options);
-  layer->set_trainable(trainable);
-  return layer;
+  return options;
 }
 
-template <typename L>
-std::shared_ptr<L> global_pooling_from_config(const nlohmann::json& config, const char* class_name) {
+GlobalPooling2DOptions GlobalPooling2DOptions::from_config(const nlohmann::json& config,
+                                                           const std::string& class_name) {
   ConfigReader reader(config, class_name);
   GlobalPooling2DOptions options;
-  options.name(reader.name());
-  const bool trainable = reader.trainable();
-  reader.dtype();
-  if (auto f = reader.optional_string("data_format")) options.data_format(*f);
+  options.read_layer_arguments(reader);
+  options.data_format(reader.optional_string("data_format"));
   options.keepdims(reader.boolean("keepdims", false));
   reader.finish();
-  auto layer = std::make_shared<L>(options);
-  layer->set_trainable(trainable);
-  return layer;
+  return options;
 }
-}  // namespace
 
 template <typename T>
 std::shared_ptr<MaxPooling2D<T>> MaxPooling2D<T>::from_config(const nlohmann::json& config) {
-  return pooling_from_config<MaxPooling2D<T>>(config, "MaxPooling2D");
+  return std::make_shared<MaxPooling2D<T>>(Pooling2DOptions::from_config(config, "MaxPooling2D"));
 }
 
 template <typename T>
 std::shared_ptr<AveragePooling2D<T>> AveragePooling2D<T>::from_config(const nlohmann::json& config) {
-  return pooling_from_config<AveragePooling2D<T>>(config, "AveragePooling2D");
+  return std::make_shared<AveragePooling2D<T>>(Pooling2DOptions::from_config(config, "AveragePooling2D"));
 }
 
 template <typename T>
-GlobalPooling2D<T>::GlobalPooling2D(const GlobalPooling2DOptions& o, const char* default_name)
-    : Layer<T>(o.name_.empty() ? unique_layer_name(default_name) : o.name_),
-      data_format_(resolve_data_format(o.data_format_)),
-      keepdims_(o.keepdims_) {}
+GlobalPooling2D<T>::GlobalPooling2D(const GlobalPooling2DOptions& o, const char* default_name,
+                                    const char* class_name)
+    : Layer<T>(layer_name_from(o, default_name)), keepdims_(o.keepdims()) {
+  data_format_ = apply_layer_arguments(*this, o, class_name).data_format(o.data_format());
+}
 
 template <typename T>
 Shape GlobalPooling2D<T>::compute_output_shape(const Shape& s) const {
@@ -158,12 +145,13 @@ Variable<T> GlobalMaxPooling2D<T>::pool(const Variable<T>& x, bool keepdims) con
 
 template <typename T>
 std::shared_ptr<GlobalAveragePooling2D<T>> GlobalAveragePooling2D<T>::from_config(const nlohmann::json& config) {
-  return global_pooling_from_config<GlobalAveragePooling2D<T>>(config, "GlobalAveragePooling2D");
+  return std::make_shared<GlobalAveragePooling2D<T>>(
+      GlobalPooling2DOptions::from_config(config, "GlobalAveragePooling2D"));
 }
 
 template <typename T>
 std::shared_ptr<GlobalMaxPooling2D<T>> GlobalMaxPooling2D<T>::from_config(const nlohmann::json& config) {
-  return global_pooling_from_config<GlobalMaxPooling2D<T>>(config, "GlobalMaxPooling2D");
+  return std::make_shared<GlobalMaxPooling2D<T>>(GlobalPooling2DOptions::from_config(config, "GlobalMaxPooling2D"));
 }
 
 template class Pooling2D<float>;

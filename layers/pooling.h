@@ -14,28 +14,45 @@
 #include "sepconv/core/geometry.h"
 #include "sepconv/layers/keras_config.h"
 #include "sepconv/layers/layer.h"
+#include "sepconv/layers/layer_options.h"
 
 namespace sepconv {
 
-// Keras's arguments of MaxPooling2D / AveragePooling2D.
-class Pooling2DOptions {
+// Keras's arguments of MaxPooling2D / AveragePooling2D (checked when the layer is made).
+class Pooling2DOptions : public LayerOptions<Pooling2DOptions> {
  public:
+  using Pair = std::array<int64_t, 2>;
   Pooling2DOptions(int64_t pool_size = 2) : pool_size_{pool_size, pool_size} {}  // NOLINT: implicit, as Keras takes an int
-  Pooling2DOptions(std::array<int64_t, 2> pool_size) : pool_size_(pool_size) {}  // NOLINT
-  // Default: pool_size.
-  Pooling2DOptions& strides(int64_t s) { strides_ = std::array<int64_t, 2>{s, s}; return *this; }
-  Pooling2DOptions& strides(std::array<int64_t, 2> s) { strides_ = s; return *this; }
-  // "valid" (default) or "same", case-insensitive.
-  Pooling2DOptions& padding(std::string p) { padding_ = std::move(p); return *this; }
-  // "channels_last" / "channels_first"; default keras.config.image_data_format().
-  Pooling2DOptions& data_format(std::string f) { data_format_ = std::move(f); return *this; }
-  Pooling2DOptions& name(std::string n) { name_ = std::move(n); return *this; }
+  Pooling2DOptions(Pair pool_size) : pool_size_(pool_size) {}  // NOLINT
+  // From a Keras config of `class_name` ("MaxPooling2D" or "AveragePooling2D"):
+  // pool_size, strides, padding, data_format, name, trainable, dtype.
+  static Pooling2DOptions from_config(const nlohmann::json& config, const std::string& class_name);
 
-  std::array<int64_t, 2> pool_size_;
-  std::optional<std::array<int64_t, 2>> strides_;
+  Pooling2DOptions& pool_size(int64_t v) { return pool_size(v, v); }
+  Pooling2DOptions& pool_size(int64_t h, int64_t w) { return pool_size(Pair{h, w}); }
+  Pooling2DOptions& pool_size(Pair v) { pool_size_ = v; return *this; }
+  // Unset (default, or nullopt): pool_size.
+  Pooling2DOptions& strides(int64_t v) { return strides(v, v); }
+  Pooling2DOptions& strides(int64_t h, int64_t w) { return strides(Pair{h, w}); }
+  Pooling2DOptions& strides(std::optional<Pair> v) { strides_ = v; return *this; }
+  Pooling2DOptions& strides(Pair v) { strides_ = v; return *this; }
+  // "valid" (default) or "same", case-insensitive.
+  Pooling2DOptions& padding(std::string v) { padding_ = std::move(v); return *this; }
+  Pooling2DOptions& padding(Padding v) { padding_ = padding_name(v); return *this; }
+  // "channels_last" / "channels_first"; unset: keras.config.image_data_format().
+  Pooling2DOptions& data_format(std::optional<std::string> v) { data_format_ = std::move(v); return *this; }
+  Pooling2DOptions& data_format(DataFormat v) { data_format_ = data_format_name(v); return *this; }
+
+  Pair pool_size() const { return pool_size_; }
+  const std::optional<Pair>& strides() const { return strides_; }
+  const std::string& padding() const { return padding_; }
+  const std::optional<std::string>& data_format() const { return data_format_; }
+
+ private:
+  Pair pool_size_;
+  std::optional<Pair> strides_;
   std::string padding_ = "valid";
   std::optional<std::string> data_format_;
-  std::string name_;
 };
 
 // Shared by the two windowed poolings.
@@ -52,7 +69,7 @@ class Pooling2D : public Layer<T> {
   DataFormat data_format() const { return data_format_; }
 
  protected:
-  Pooling2D(const Pooling2DOptions& options, const char* default_name);
+  Pooling2D(const Pooling2DOptions& options, const char* default_name, const char* class_name);
   // The pooling op on NHWC data.
   virtual Variable<T> pool(const Variable<T>& x) const = 0;
 
@@ -65,7 +82,7 @@ class Pooling2D : public Layer<T> {
 template <typename T>
 class MaxPooling2D : public Pooling2D<T> {
  public:
-  explicit MaxPooling2D(const Pooling2DOptions& options = {}) : Pooling2D<T>(options, "max_pooling2d") {}
+  explicit MaxPooling2D(const Pooling2DOptions& options = {}) : Pooling2D<T>(options, "max_pooling2d", "MaxPooling2D") {}
   std::string class_name() const override { return "MaxPooling2D"; }
   // From a Keras config: pool_size, strides, padding, data_format, name, trainable, dtype.
   static std::shared_ptr<MaxPooling2D<T>> from_config(const nlohmann::json& config);
@@ -77,7 +94,7 @@ class MaxPooling2D : public Pooling2D<T> {
 template <typename T>
 class AveragePooling2D : public Pooling2D<T> {
  public:
-  explicit AveragePooling2D(const Pooling2DOptions& options = {}) : Pooling2D<T>(options, "average_pooling2d") {}
+  explicit AveragePooling2D(const Pooling2DOptions& options = {}) : Pooling2D<T>(options, "average_pooling2d", "AveragePooling2D") {}
   std::string class_name() const override { return "AveragePooling2D"; }
   // From a Keras config: pool_size, strides, padding, data_format, name, trainable, dtype.
   static std::shared_ptr<AveragePooling2D<T>> from_config(const nlohmann::json& config);
@@ -86,16 +103,24 @@ class AveragePooling2D : public Pooling2D<T> {
   Variable<T> pool(const Variable<T>& x) const override;
 };
 
-class GlobalPooling2DOptions {
+class GlobalPooling2DOptions : public LayerOptions<GlobalPooling2DOptions> {
  public:
-  GlobalPooling2DOptions& data_format(std::string f) { data_format_ = std::move(f); return *this; }
+  // From a Keras config of `class_name` ("GlobalAveragePooling2D" or
+  // "GlobalMaxPooling2D"): data_format, keepdims, name, trainable, dtype.
+  static GlobalPooling2DOptions from_config(const nlohmann::json& config, const std::string& class_name);
+
+  // "channels_last" / "channels_first"; unset: keras.config.image_data_format().
+  GlobalPooling2DOptions& data_format(std::optional<std::string> v) { data_format_ = std::move(v); return *this; }
+  GlobalPooling2DOptions& data_format(DataFormat v) { data_format_ = data_format_name(v); return *this; }
   // Keep the spatial axes as size 1: (batch, 1, 1, channels).
   GlobalPooling2DOptions& keepdims(bool k) { keepdims_ = k; return *this; }
-  GlobalPooling2DOptions& name(std::string n) { name_ = std::move(n); return *this; }
 
+  const std::optional<std::string>& data_format() const { return data_format_; }
+  bool keepdims() const { return keepdims_; }
+
+ private:
   std::optional<std::string> data_format_;
   bool keepdims_ = false;
-  std::string name_;
 };
 
 // Shared by the two global poolings: (batch, h, w, c) -> (batch, c), or
@@ -111,7 +136,7 @@ class GlobalPooling2D : public Layer<T> {
   bool keepdims() const { return keepdims_; }
 
  protected:
-  GlobalPooling2D(const GlobalPooling2DOptions& options, const char* default_name);
+  GlobalPooling2D(const GlobalPooling2DOptions& options, const char* default_name, const char* class_name);
   // The reduction on NHWC data.
   virtual Variable<T> pool(const Variable<T>& x, bool keepdims) const = 0;
 
@@ -125,7 +150,7 @@ template <typename T>
 class GlobalAveragePooling2D : public GlobalPooling2D<T> {
  public:
   explicit GlobalAveragePooling2D(const GlobalPooling2DOptions& options = {})
-      : GlobalPooling2D<T>(options, "global_average_pooling2d") {}
+      : GlobalPooling2D<T>(options, "global_average_pooling2d", "GlobalAveragePooling2D") {}
   std::string class_name() const override { return "GlobalAveragePooling2D"; }
   // From a Keras config: data_format, keepdims, name, trainable, dtype.
   static std::shared_ptr<GlobalAveragePooling2D<T>> from_config(const nlohmann::json& config);
@@ -140,7 +165,7 @@ template <typename T>
 class GlobalMaxPooling2D : public GlobalPooling2D<T> {
  public:
   explicit GlobalMaxPooling2D(const GlobalPooling2DOptions& options = {})
-      : GlobalPooling2D<T>(options, "global_max_pooling2d") {}
+      : GlobalPooling2D<T>(options, "global_max_pooling2d", "GlobalMaxPooling2D") {}
   std::string class_name() const override { return "GlobalMaxPooling2D"; }
   // From a Keras config: data_format, keepdims, name, trainable, dtype.
   static std::shared_ptr<GlobalMaxPooling2D<T>> from_config(const nlohmann::json& config);

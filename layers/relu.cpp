@@ -41,21 +41,15 @@ Variable<T> relu(const Variable<T>& x, std::optional<double> max_value, double n
 
 template <typename T>
 ReLU<T>::ReLU(const ReLUOptions& o)
-    : Layer<T>(o.name_.empty() ? unique_layer_name("re_lu") : o.name_),
-      max_value_(o.max_value_),
-      negative_slope_(o.negative_slope_),
-      threshold_(o.threshold_) {
+    : Layer<T>(layer_name_from(o, "re_lu")),
+      max_value_(o.max_value()),
+      negative_slope_(o.negative_slope()),
+      threshold_(o.threshold()) {
   // Keras's checks (NaN fails them too: it is not a valid bound).
-  if (max_value_ && !(*max_value_ >= 0.0))
-    throw ValueError(fmt::format("max_value of a ReLU layer cannot be a negative value. Received: max_value={}",
-                                 *max_value_));
-  if (!(negative_slope_ >= 0.0))
-    throw ValueError(fmt::format("negative_slope of a ReLU layer cannot be a negative value. Received: "
-                                 "negative_slope={}",
-                                 negative_slope_));
-  if (!(threshold_ >= 0.0))
-    throw ValueError(fmt::format("threshold of a ReLU layer cannot be a negative value. Received: threshold={}",
-                                 threshold_));
+  const layer_detail::ArgumentCheck check = apply_layer_arguments(*this, o, "ReLU");
+  if (max_value_) check.non_negative("max_value", *max_value_);
+  check.non_negative("negative_slope", negative_slope_);
+  check.non_negative("threshold", threshold_);
 }
 
 template <typename T>
@@ -72,24 +66,23 @@ nlohmann::json ReLU<T>::get_config() const {
   return c;
 }
 
-template <typename T>
-std::shared_ptr<ReLU<T>> ReLU<T>::from_config(const nlohmann::json& config) {
+ReLUOptions ReLUOptions::from_config(const nlohmann::json& config) {
   ConfigReader reader(config, "ReLU");
   ReLUOptions options;
-  options.name(reader.name());
-  const bool trainable = reader.trainable();
-  reader.dtype();
+  options.read_layer_arguments(reader);
   options.max_value(reader.optional_number("max_value"));
   // Keras rejects None for these two (its checks read `is None or < 0`).
   for (const char* key : {"negative_slope", "threshold"})
-    if (config.contains(key) && config.at(key).is_null())
-      throw ValueError(fmt::format("{} of a ReLU layer cannot be a negative value. Received: {}=None", key, key));
+    if (config.contains(key) && config.at(key).is_null()) reader.fail(key, "a float >= 0, not None");
   options.negative_slope(reader.number("negative_slope", 0.0));
   options.threshold(reader.number("threshold", 0.0));
   reader.finish();
-  auto layer = std::make_shared<ReLU<T>>(options);
-  layer->set_trainable(trainable);
-  return layer;
+  return options;
+}
+
+template <typename T>
+std::shared_ptr<ReLU<T>> ReLU<T>::from_config(const nlohmann::json& config) {
+  return std::make_shared<ReLU<T>>(ReLUOptions::from_config(config));
 }
 
 template Variable<float> relu<float>(const Variable<float>&, std::optional<double>, double, double);

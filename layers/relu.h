@@ -11,11 +11,15 @@
 #include <string>
 
 #include "sepconv/layers/layer.h"
+#include "sepconv/layers/layer_options.h"
 
 namespace sepconv {
 
-class ReLUOptions {
+// Keras's ReLU arguments, checked when the layer is made.
+class ReLUOptions : public LayerOptions<ReLUOptions> {
  public:
+  // From a Keras config: max_value, negative_slope, threshold, name, trainable, dtype.
+  static ReLUOptions from_config(const nlohmann::json& config);
   // The largest output; none (default) leaves it unbounded. Must be >= 0.
   ReLUOptions& max_value(double v) { max_value_ = v; return *this; }
   ReLUOptions& max_value(std::optional<double> v) { max_value_ = v; return *this; }
@@ -23,12 +27,15 @@ class ReLUOptions {
   ReLUOptions& negative_slope(double v) { negative_slope_ = v; return *this; }
   // Where the output starts to follow x; default 0. Must be >= 0.
   ReLUOptions& threshold(double v) { threshold_ = v; return *this; }
-  ReLUOptions& name(std::string n) { name_ = std::move(n); return *this; }
 
+  const std::optional<double>& max_value() const { return max_value_; }
+  double negative_slope() const { return negative_slope_; }
+  double threshold() const { return threshold_; }
+
+ private:
   std::optional<double> max_value_;
   double negative_slope_ = 0.0;
   double threshold_ = 0.0;
-  std::string name_;
 };
 
 // keras.activations.relu(x, negative_slope, max_value, threshold) as one
@@ -46,13 +53,13 @@ Variable<T> relu(const Variable<T>& x, std::optional<double> max_value, double n
 template <typename T>
 class ReLU : public Layer<T> {
  public:
-  // ValueError (Keras's wording) for a negative max_value, negative_slope or threshold.
+  // ValueError for a negative (or NaN) max_value, negative_slope or threshold.
   explicit ReLU(const ReLUOptions& options = {});
   Variable<T> call(const Variable<T>& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }
   nlohmann::json get_config() const override;
   std::string class_name() const override { return "ReLU"; }
-  // From a Keras config: max_value, negative_slope, threshold, name, trainable, dtype.
+  // From a Keras config (ReLUOptions::from_config).
   static std::shared_ptr<ReLU<T>> from_config(const nlohmann::json& config);
 
   std::optional<double> max_value() const { return max_value_; }

@@ -7,7 +7,9 @@ namespace sepconv {
 
 template <typename T>
 Rescaling<T>::Rescaling(const RescalingOptions& o)
-    : Layer<T>(o.name_.empty() ? unique_layer_name("rescaling") : o.name_), scale_(o.scale_), offset_(o.offset_) {}
+    : Layer<T>(layer_name_from(o, "rescaling")), scale_(o.scale()), offset_(o.offset()) {
+  apply_layer_arguments(*this, o, "Rescaling");
+}
 
 template <typename T>
 Variable<T> Rescaling<T>::call(const Variable<T>& x, bool) {
@@ -25,19 +27,19 @@ nlohmann::json Rescaling<T>::get_config() const {
   return c;
 }
 
-template <typename T>
-std::shared_ptr<Rescaling<T>> Rescaling<T>::from_config(const nlohmann::json& config) {
+RescalingOptions RescalingOptions::from_config(const nlohmann::json& config) {
   ConfigReader reader(config, "Rescaling");
-  const std::string name = reader.name();
-  const bool trainable = reader.trainable();
-  reader.dtype();
   if (!reader.has("scale")) reader.fail("scale", "a number (the argument is required)");
   RescalingOptions options(*reader.optional_number("scale"));
-  options.offset(reader.number("offset", 0.0)).name(name);
+  options.read_layer_arguments(reader);
+  options.offset(reader.number("offset", 0.0));
   reader.finish();
-  auto layer = std::make_shared<Rescaling<T>>(options);
-  layer->set_trainable(trainable);
-  return layer;
+  return options;
+}
+
+template <typename T>
+std::shared_ptr<Rescaling<T>> Rescaling<T>::from_config(const nlohmann::json& config) {
+  return std::make_shared<Rescaling<T>>(RescalingOptions::from_config(config));
 }
 
 template class Rescaling<float>;

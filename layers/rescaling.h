@@ -8,19 +8,25 @@
 #include <string>
 
 #include "sepconv/layers/layer.h"
+#include "sepconv/layers/layer_options.h"
 
 namespace sepconv {
 
-class RescalingOptions {
+class RescalingOptions : public LayerOptions<RescalingOptions> {
  public:
   explicit RescalingOptions(double scale) : scale_(scale) {}
+  // From a Keras config: scale (required, a number), offset, name, trainable, dtype.
+  static RescalingOptions from_config(const nlohmann::json& config);
+  // Multiplies the input.
+  RescalingOptions& scale(double v) { scale_ = v; return *this; }
   // Added after the scaling; default 0.
-  RescalingOptions& offset(double o) { offset_ = o; return *this; }
-  RescalingOptions& name(std::string n) { name_ = std::move(n); return *this; }
+  RescalingOptions& offset(double v) { offset_ = v; return *this; }
+  double scale() const { return scale_; }
+  double offset() const { return offset_; }
 
+ private:
   double scale_;
   double offset_ = 0.0;
-  std::string name_;
 };
 
 template <typename T>
@@ -31,7 +37,7 @@ class Rescaling : public Layer<T> {
   Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }
   nlohmann::json get_config() const override;
   std::string class_name() const override { return "Rescaling"; }
-  // From a Keras config: scale (required, a number), offset, name, trainable, dtype.
+  // From a Keras config (RescalingOptions::from_config).
   static std::shared_ptr<Rescaling<T>> from_config(const nlohmann::json& config);
 
   double scale() const { return scale_; }

@@ -14,22 +14,17 @@
 namespace sepconv {
 
 using layer_detail::require_input_ndim;
-using layer_detail::require_positive_pair;
-
-namespace {
-Padding2D checked_padding(const Padding2D& p) {
-  // Keras's standardize_tuple(..., allow_zero=True) of each entry.
-  require_positive_pair("1st entry of padding", p[0], true);
-  require_positive_pair("2nd entry of padding", p[1], true);
-  return p;
-}
-}  // namespace
 
 template <typename T>
 ZeroPadding2D<T>::ZeroPadding2D(const ZeroPadding2DOptions& o)
-    : Layer<T>(o.name_.empty() ? unique_layer_name("zero_padding2d") : o.name_),
-      padding_(checked_padding(o.padding_)),
-      data_format_(parse_data_format(o.data_format_ ? *o.data_format_ : image_data_format())) {}
+    : Layer<T>(layer_name_from(o, "zero_padding2d")), padding_(o.padding()) {
+  const layer_detail::ArgumentCheck check = apply_layer_arguments(*this, o, "ZeroPadding2D");
+  // Keras's standardize_tuple(..., allow_zero=True) of each entry.
+  if (padding_[0][0] < 0 || padding_[0][1] < 0 || padding_[1][0] < 0 || padding_[1][1] < 0)
+    check.fail("padding", "((top_pad, bottom_pad), (left_pad, right_pad)) of integers >= 0 (padding must be >= 0)",
+               fmt::format("(({}, {}), ({}, {}))", padding_[0][0], padding_[0][1], padding_[1][0], padding_[1][1]));
+  data_format_ = check.data_format(o.data_format());
+}
 
 template <typename T>
 Shape ZeroPadding2D<T>::compute_output_shape(const Shape& s) const {
@@ -87,33 +82,29 @@ Padding2D padding_from_json(ConfigReader& reader) {
 }
 }  // namespace
 
-template <typename T>
-std::shared_ptr<ZeroPadding2D<T>> ZeroPadding2D<T>::from_config(const nlohmann::json& config) {
+ZeroPadding2DOptions ZeroPadding2DOptions::from_config(const nlohmann::json& config) {
   ConfigReader reader(config, "ZeroPadding2D");
   ZeroPadding2DOptions options;
-  options.name(reader.name());
-  const bool trainable = reader.trainable();
-  reader.dtype();
+  options.read_layer_arguments(reader);
   options.padding(padding_from_json(reader));
-  if (auto f = reader.optional_string("data_format")) options.data_format(*f);
+  options.data_format(reader.optional_string("data_format"));
   reader.finish();
-  auto layer = std::make_shared<ZeroPadding2D<T>>(options);
-  layer->set_trainable(trainable);
-  return layer;
+  return options;
+}
+
+template <typename T>
+std::shared_ptr<ZeroPadding2D<T>> ZeroPadding2D<T>::from_config(const nlohmann::json& config) {
+  return std::make_shared<ZeroPadding2D<T>>(ZeroPadding2DOptions::from_config(config));
 }
 
 template <typename T>
 Reshape<T>::Reshape(const ReshapeOptions& o)
-    : Layer<T>(o.name_.empty() ? unique_layer_name("reshape") : o.name_), target_shape_(o.target_shape_) {
-  if (std::count(target_shape_.begin(), target_shape_.end(), int64_t{-1}) > 1)
-    throw ValueError(fmt::format("The `target_shape` argument must not contain more than one `-1` value. Received: "
-                                 "target_shape={}",
-                                 shape_str(target_shape_)));
-  for (int64_t d : target_shape_)
-    if (d < -1)
-      throw ValueError(fmt::format("Invalid value for argument `target_shape`: expected sizes >= 0 and at most one "
-                                   "-1. Received: target_shape={}",
-                                   shape_str(target_shape_)));
+    : Layer<T>(layer_name_from(o, "reshape")), target_shape_(o.target_shape()) {
+  const layer_detail::ArgumentCheck check = apply_layer_arguments(*this, o, "Reshape");
+  if (std::count(target_shape_.begin(), target_shape_.end(), int64_t{-1}) > 1 ||
+      std::any_of(target_shape_.begin(), target_shape_.end(), [](int64_t d) { return d < -1; }))
+    check.fail("target_shape", "sizes >= 0 and at most one -1 (target_shape must not contain more than one `-1`)",
+               shape_str(target_shape_));
 }
 
 template <typename T>
@@ -158,19 +149,18 @@ nlohmann::json Reshape<T>::get_config() const {
   return c;
 }
 
-template <typename T>
-std::shared_ptr<Reshape<T>> Reshape<T>::from_config(const nlohmann::json& config) {
+ReshapeOptions ReshapeOptions::from_config(const nlohmann::json& config) {
   ConfigReader reader(config, "Reshape");
-  const std::string name = reader.name();
-  const bool trainable = reader.trainable();
-  reader.dtype();
   if (!reader.has("target_shape")) reader.fail("target_shape", "a list of integers (the argument is required)");
   ReshapeOptions options(reader.integers("target_shape"));
-  options.name(name);
+  options.read_layer_arguments(reader);
   reader.finish();
-  auto layer = std::make_shared<Reshape<T>>(options);
-  layer->set_trainable(trainable);
-  return layer;
+  return options;
+}
+
+template <typename T>
+std::shared_ptr<Reshape<T>> Reshape<T>::from_config(const nlohmann::json& config) {
+  return std::make_shared<Reshape<T>>(ReshapeOptions::from_config(config));
 }
 
 template class ZeroPadding2D<float>;

@@ -5,6 +5,7 @@
 #include "sepconv/autograd/ops.h"
 #include "sepconv/autograd/separable.h"
 #include "sepconv/layers/identifier.h"
+#include "sepconv/layers/layer_checks.h"
 
 namespace sepconv {
 
@@ -57,16 +58,13 @@ int64_t json_int(const json& v, const char* name, const json& whole) {
     const double d = v.get<double>();
     if (std::isfinite(d) && d == std::floor(d) && std::abs(d) < 9.0e15) return static_cast<int64_t>(d);
   }
-  throw ValueError(fmt::format("Invalid value for argument `{}`: expected an integer. Received: {}={}", name, name,
-                               whole.dump()));
+  layer_detail::invalid_argument(name, "an integer", whole.dump(), "SeparableConv2D");
 }
 
 // Keras's standardize_tuple for rank 2: an int, or a list of two ints.
 std::array<int64_t, 2> json_pair(const json& v, const char* name) {
   if (v.is_array()) {
-    if (v.size() != 2)
-      throw ValueError(fmt::format("The `{}` argument must be a tuple of 2 integers. Received {}={}", name, name,
-                                   v.dump()));
+    if (v.size() != 2) layer_detail::invalid_argument(name, "an integer or a tuple of 2 integers", v.dump(), "SeparableConv2D");
     return {json_int(v[0], name, v), json_int(v[1], name, v)};
   }
   const int64_t i = json_int(v, name, v);
@@ -74,16 +72,12 @@ std::array<int64_t, 2> json_pair(const json& v, const char* name) {
 }
 
 std::string json_string(const json& v, const char* name) {
-  if (!v.is_string())
-    throw ValueError(fmt::format("Invalid value for argument `{}`: expected a string. Received: {}={}", name, name,
-                                 v.dump()));
+  if (!v.is_string()) layer_detail::invalid_argument(name, "a string", v.dump(), "SeparableConv2D");
   return v.get<std::string>();
 }
 
 bool json_bool(const json& v, const char* name) {
-  if (!v.is_boolean())
-    throw ValueError(fmt::format("Invalid value for argument `{}`: expected a bool. Received: {}={}", name, name,
-                                 v.dump()));
+  if (!v.is_boolean()) layer_detail::invalid_argument(name, "a bool", v.dump(), "SeparableConv2D");
   return v.get<bool>();
 }
 
@@ -94,9 +88,7 @@ std::optional<std::string> json_dtype(const json& v) {
   if (v.is_object() && v.contains("config") && v.at("config").is_object() && v.at("config").contains("name") &&
       v.at("config").at("name").is_string())
     return v.at("config").at("name").get<std::string>();
-  throw ValueError(fmt::format("Invalid value for argument `dtype`: expected a dtype name or a DTypePolicy config. "
-                               "Received: dtype={}",
-                               v.dump()));
+  layer_detail::invalid_argument("dtype", "a dtype name or a DTypePolicy config", v.dump(), "SeparableConv2D");
 }
 }  // namespace
 
@@ -133,9 +125,8 @@ SeparableConv2DOptions options_from_config(const json& config) {
     if (key == "strides") o.strides(v.is_null() ? SeparableConv2DOptions::Pair{1, 1} : json_pair(v, "strides"));
     else if (key == "padding") {
       if (!v.is_null() && !v.is_string())  // e.g. the doc example's positional padding=2
-        throw ValueError(fmt::format("Invalid value for argument `padding`: padding must be 'valid' or 'same' "
-                                     "(case-insensitive). Received: padding={}",
-                                     v.dump()));
+        layer_detail::invalid_argument("padding", "a padding name: padding must be 'valid' or 'same' (case-insensitive)",
+                                       v.dump(), "SeparableConv2D");
       o.padding(v.is_null() ? std::string("valid") : v.get<std::string>());
     }
     else if (key == "data_format") o.data_format(v.is_null() ? std::nullopt : std::optional<std::string>(json_string(v, "data_format")));
@@ -167,48 +158,31 @@ SeparableConv2DOptions options_from_config(const json& config) {
 // ---- layer -----------------------------------------------------------------------
 
 namespace {
-std::string pair_str(std::array<int64_t, 2> p) { return fmt::format("({}, {})", p[0], p[1]); }
-
-void check_positive_pair(std::array<int64_t, 2> v, const char* name) {
-  if (v[0] <= 0 || v[1] <= 0)
-    throw ValueError(fmt::format("Invalid value for argument `{}`: {} must be > 0 in each dimension (a tuple of 2 "
-                                 "strictly positive integers). Received: {}={}",
-                                 name, name, name, pair_str(v)));
-}
-
-std::string default_name(const SeparableConv2DOptions& o) {
-  return o.name().empty() ? unique_layer_name(detail::to_snake_case("SeparableConv2D")) : o.name();
-}
+using layer_detail::pair_str;
 }  // namespace
 
 template <typename T>
 SeparableConv2D<T>::SeparableConv2D(const SeparableConv2DOptions& options)
-    : Layer<T>(default_name(options)), options_(options) {
-  // The order of Keras's BaseSeparableConv constructor.
+    : Layer<T>(layer_name_from(options, "separable_conv2d")), options_(options) {
+  // The order of Keras's BaseSeparableConv constructor (trainable is set first, with dtype).
+  const layer_detail::ArgumentCheck check{"SeparableConv2D", this->name()};
   kernel_size_ = options.kernel_size();
   strides_ = options.strides();
   dilation_rate_ = options.dilation_rate();
-  check_positive_pair(kernel_size_, "kernel_size");
-  check_positive_pair(strides_, "strides");
-  check_positive_pair(dilation_rate_, "dilation_rate");
-  padding_ = parse_padding(options.padding());
-  data_format_ = parse_data_format(options.data_format() ? *options.data_format() : image_data_format());
-
-  if (options.dtype() && *options.dtype() != DTypeName<T>::value)
-    throw ValueError(fmt::format("Invalid value for argument `dtype`: the layer computes in {} (SeparableConv2D<{}>), "
-                                 "so dtype must be '{}' or unset. Received: dtype={}",
-                                 DTypeName<T>::value, std::is_same_v<T, float> ? "float" : "double",
-                                 DTypeName<T>::value, *options.dtype()));
+  check.conv_window(kernel_size_, strides_, dilation_rate_);
+  padding_ = check.padding(options.padding());
+  data_format_ = check.data_format(options.data_format());
+  check.dtype<T>(options.dtype());
 
   if constexpr (std::is_same_v<T, float>) {
     if (options.activation_fn_double())
-      throw ValueError("Invalid value for argument `activation`: a function over Variable<double> was given to a "
-                       "float32 layer");
+      check.fail("activation", "a function over Variable<float> (the layer computes in float32)",
+                 "a function over Variable<double>");
     if (options.activation_fn_float()) activation_ = options.activation_fn_float();
   } else {
     if (options.activation_fn_float())
-      throw ValueError("Invalid value for argument `activation`: a function over Variable<float> was given to a "
-                       "float64 layer");
+      check.fail("activation", "a function over Variable<double> (the layer computes in float64)",
+                 "a function over Variable<float>");
     if (options.activation_fn_double()) activation_ = options.activation_fn_double();
   }
   if (activation_) {
@@ -222,21 +196,8 @@ SeparableConv2D<T>::SeparableConv2D(const SeparableConv2DOptions& options)
     fused_relu_ = activation_name_ == "relu";
   }
 
-  depth_multiplier_ = options.depth_multiplier();
-  if (depth_multiplier_ <= 0)
-    throw ValueError(fmt::format("Invalid value for argument `depth_multiplier`: depth_multiplier must be > 0 (a "
-                                 "strictly positive integer). Received: depth_multiplier={}",
-                                 depth_multiplier_));
-  filters_ = options.filters();
-  if (filters_ <= 0)
-    throw ValueError(fmt::format(
-        "Invalid value for argument `filters`: filters must be > 0 (a strictly positive integer). Received: filters={}",
-        filters_));
-  if ((strides_[0] > 1 || strides_[1] > 1) && (dilation_rate_[0] > 1 || dilation_rate_[1] > 1))
-    throw ValueError(fmt::format("Invalid arguments `strides` and `dilation_rate`: strides > 1 with dilation_rate > 1 "
-                                 "is not supported (`strides > 1` not supported in conjunction with `dilation_rate > "
-                                 "1`). Received: strides={} and dilation_rate={}",
-                                 pair_str(strides_), pair_str(dilation_rate_)));
+  depth_multiplier_ = check.positive("depth_multiplier", options.depth_multiplier());
+  filters_ = check.positive("filters", options.filters());
   use_bias_ = options.use_bias();
   this->set_trainable(options.trainable());
   this->set_activity_regularizer(options.activity_regularizer());

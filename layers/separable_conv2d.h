@@ -26,6 +26,7 @@
 #include "sepconv/layers/activations.h"
 #include "sepconv/layers/keras_config.h"
 #include "sepconv/layers/layer.h"
+#include "sepconv/layers/layer_options.h"
 
 namespace sepconv {
 
@@ -33,7 +34,7 @@ namespace sepconv {
 // names, as chained setters. Values are checked when the layer is made (as
 // Keras's constructor does); identifiers (strings, configs, objects) are
 // resolved by the setters, so an unknown one fails there.
-class SeparableConv2DOptions {
+class SeparableConv2DOptions : public LayerOptions<SeparableConv2DOptions> {
  public:
   using Pair = std::array<int64_t, 2>;
 
@@ -111,11 +112,7 @@ class SeparableConv2DOptions {
   SeparableConv2DOptions& bias_constraint(std::shared_ptr<Constraint> v) { bias_constraint_ = std::move(v); return *this; }
   SeparableConv2DOptions& bias_constraint(std::nullptr_t) { bias_constraint_ = nullptr; return *this; }
 
-  // Empty: a unique default ("separable_conv2d", "separable_conv2d_1", ...).
-  SeparableConv2DOptions& name(std::string v) { name_ = std::move(v); return *this; }
-  SeparableConv2DOptions& trainable(bool v) { trainable_ = v; return *this; }
-  // "float32" or "float64"; must match the layer's element type.
-  SeparableConv2DOptions& dtype(std::optional<std::string> v) { dtype_ = std::move(v); return *this; }
+  // name, trainable and dtype: LayerOptions (dtype must match the layer's element type).
 
   // Getters (the raw values, before the layer validates them).
   int64_t filters() const { return filters_; }
@@ -139,9 +136,6 @@ class SeparableConv2DOptions {
   const std::shared_ptr<Constraint>& depthwise_constraint() const { return depthwise_constraint_; }
   const std::shared_ptr<Constraint>& pointwise_constraint() const { return pointwise_constraint_; }
   const std::shared_ptr<Constraint>& bias_constraint() const { return bias_constraint_; }
-  const std::string& name() const { return name_; }
-  bool trainable() const { return trainable_; }
-  const std::optional<std::string>& dtype() const { return dtype_; }
 
  private:
   int64_t filters_;
@@ -159,9 +153,6 @@ class SeparableConv2DOptions {
   std::shared_ptr<Regularizer> depthwise_regularizer_, pointwise_regularizer_, bias_regularizer_,
       activity_regularizer_;
   std::shared_ptr<Constraint> depthwise_constraint_, pointwise_constraint_, bias_constraint_;
-  std::string name_;
-  bool trainable_ = true;
-  std::optional<std::string> dtype_;
 };
 
 template <typename T>

@@ -35,7 +35,7 @@ std::unique_ptr<Sequential<float>> make_model() {
                                                       .depthwise_initializer(seeded(1)).pointwise_initializer(seeded(2))
                                                       .name("sep1")));
   m->add(std::make_shared<BatchNormalization<float>>(BatchNormalizationOptions().name("bn")));
-  m->add(std::make_shared<ActivationLayer<float>>("relu", "act"));
+  m->add(std::make_shared<ActivationLayer<float>>(ActivationOptions("relu").name("act")));
   m->add(std::make_shared<MaxPooling2D<float>>(Pooling2DOptions(2).name("pool")));
   m->add(std::make_shared<SeparableConv2D<float>>(SeparableConv2DOptions(33, 3).strides(2).padding("same")
                                                       .activation("relu").depthwise_initializer(seeded(3))

@@ -174,7 +174,7 @@ BOOST_AUTO_TEST_CASE(json_round_trip_rebuilds_the_same_model) {
   auto s = std::make_shared<SeparableConv2D<double>>(
       SeparableConv2DOptions(4, 3).padding("same").name("sep").bias_initializer("glorot_uniform"));
   auto bn = std::make_shared<BatchNormalization<double>>(BatchNormalizationOptions().name("bn"));
-  auto act = std::make_shared<ActivationLayer<double>>("relu", "act");
+  auto act = std::make_shared<ActivationLayer<double>>(ActivationOptions("relu").name("act"));
   auto flat = std::make_shared<Flatten<double>>(FlattenOptions().name("flat"));
   auto head = dense<double>(3, "head_rt");
   Model<double> model(x, (*head)((*flat)((*act)((*bn)((*s)(x))))), "round_trip");

@@ -98,7 +98,7 @@ std::unique_ptr<Sequential<float>> conv_model(uint64_t seed, int64_t dense_units
                                                       .pointwise_initializer(seeded(seed + 1))
                                                       .name("sep")));
   m->add(std::make_shared<BatchNormalization<float>>(BatchNormalizationOptions().name("bn")));
-  m->add(std::make_shared<ActivationLayer<float>>("relu", "act"));
+  m->add(std::make_shared<ActivationLayer<float>>(ActivationOptions("relu").name("act")));
   m->add(std::make_shared<MaxPooling2D<float>>(Pooling2DOptions(2).name("pool")));
   m->add(std::make_shared<Flatten<float>>(FlattenOptions().name("flat")));
   m->add(std::make_shared<Dropout<float>>(DropoutOptions(0.2).seed(seed + 2).name("drop")));
@@ -134,7 +134,7 @@ BOOST_AUTO_TEST_CASE(dense_layer) {
   BOOST_TEST(c.at("activation") == "linear");
   BOOST_TEST(c.at("kernel_initializer").at("class_name") == "Ones");
   // errors
-  BOOST_CHECK_THROW(DenseOptions(0), ValueError);
+  BOOST_CHECK_THROW(Dense<double>(DenseOptions(0)), ValueError);  // checked by the layer, as Keras
   BOOST_CHECK_THROW(DenseOptions(3).activation("nope"), ValueError);
   BOOST_CHECK_THROW(d(Variable<double>(Tensor<double>({2, 5}))), ShapeError);  // built for 3 inputs
   Dense<double> fresh(DenseOptions(2));
@@ -198,8 +198,8 @@ BOOST_AUTO_TEST_CASE(pooling_layers) {
 }
 
 BOOST_AUTO_TEST_CASE(dropout_layer) {
-  BOOST_CHECK_THROW(DropoutOptions(1.5), ValueError);
-  BOOST_CHECK_THROW(DropoutOptions(-0.1), ValueError);
+  BOOST_CHECK_THROW(Dropout<double>(DropoutOptions(1.5)), ValueError);
+  BOOST_CHECK_THROW(Dropout<double>(DropoutOptions(-0.1)), ValueError);
   Dropout<double> d(DropoutOptions(0.5).seed(3));
   Tensor<double> ones({50, 40}, 1.0);
   Variable<double> x(ones);
@@ -223,7 +223,7 @@ BOOST_AUTO_TEST_CASE(dropout_layer) {
 }
 
 BOOST_AUTO_TEST_CASE(random_flip_layer) {
-  BOOST_CHECK_THROW(RandomFlipOptions("diagonal"), ValueError);
+  BOOST_CHECK_THROW(RandomFlip<double>(RandomFlipOptions("diagonal")), ValueError);
   RandomFlip<double> f(RandomFlipOptions("horizontal").seed(4));
   Tensor<double> x = random_tensor<double>({200, 3, 5, 2}, 12);
   BOOST_TEST(max_abs_diff(f(Variable<double>(x), false).value(), x) == 0.0);  // inference: identity
@@ -278,10 +278,10 @@ BOOST_AUTO_TEST_CASE(depthwise_conv2d_layer) {
   BOOST_TEST(c.at("depth_multiplier") == 2);
   BOOST_TEST(c.at("padding") == "same");
   // errors
-  BOOST_CHECK_THROW(DepthwiseConv2DOptions(3).depth_multiplier(0), ValueError);
-  BOOST_CHECK_THROW(DepthwiseConv2DOptions(0), ValueError);
-  BOOST_CHECK_THROW(DepthwiseConv2DOptions(3).strides(2).dilation_rate(2), ValueError);
-  BOOST_CHECK_THROW(DepthwiseConv2DOptions(3).padding("full"), ValueError);
+  BOOST_CHECK_THROW(DepthwiseConv2D<double>(DepthwiseConv2DOptions(3).depth_multiplier(0)), ValueError);
+  BOOST_CHECK_THROW(DepthwiseConv2D<double>(DepthwiseConv2DOptions(0)), ValueError);
+  BOOST_CHECK_THROW(DepthwiseConv2D<double>(DepthwiseConv2DOptions(3).strides(2).dilation_rate(2)), ValueError);
+  BOOST_CHECK_THROW(DepthwiseConv2D<double>(DepthwiseConv2DOptions(3).padding("full")), ValueError);
   BOOST_CHECK_THROW(DepthwiseConv2D<double>(DepthwiseConv2DOptions(5)).compute_output_shape({1, 3, 3, 1}), ValueError);
   BOOST_CHECK_THROW(dw(Variable<double>(Tensor<double>({2, 5, 5, 4}))), ShapeError);  // built for 3 channels
   BOOST_CHECK_THROW(dw(Variable<double>(Tensor<double>({5, 5, 3}))), ShapeError);
@@ -380,7 +380,7 @@ BOOST_AUTO_TEST_CASE(batch_norm_options_and_errors) {
   BOOST_TEST(max_abs_diff(last.moving_variance(), first.moving_variance()) < 1e-15);
   BOOST_CHECK_THROW(BatchNormalization<double>(BatchNormalizationOptions().axis(2))(Variable<double>(t)), ValueError);
   BOOST_CHECK_THROW(BatchNormalization<double>(BatchNormalizationOptions().axis(7))(Variable<double>(t)), ValueError);
-  BOOST_CHECK_THROW(BatchNormalizationOptions().epsilon(-1), ValueError);
+  BOOST_CHECK_THROW(BatchNormalization<double>(BatchNormalizationOptions().epsilon(-1)), ValueError);
   BOOST_CHECK_THROW(last(Variable<double>(Tensor<double>({3, 4, 4, 5}))), ShapeError);
 }
 
