@@ -54,13 +54,10 @@ DropoutOptions::DropoutOptions(double rate) : rate_(rate) {
         "Invalid value received for argument `rate`. Expected a float value between 0 and 1. Received: rate={}", rate));
 }
 
-namespace {
-// Unseeded random layers take the next of a fixed sequence of seeds.
 uint64_t next_default_seed() {
   static std::atomic<uint64_t> next{0};
   return 0x5eed0000ULL + next.fetch_add(1);
 }
-}  // namespace
 
 template <typename T>
 Dropout<T>::Dropout(const DropoutOptions& o)
