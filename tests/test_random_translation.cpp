@@ -208,6 +208,33 @@ BOOST_AUTO_TEST_CASE(inference_is_the_identity_and_shapes_are_kept) {
   BOOST_CHECK_THROW(t(Variable<float>(Tensor<float>({4, 6}))), ShapeError);
 }
 
+BOOST_AUTO_TEST_CASE(channels_first_and_unbatched_inputs_move_as_channels_last_batches_do) {
+  const Tensor<double> x = random_tensor<double>({3, 5, 6, 2}, 14);  // (batch, h, w, c)
+  RandomTranslation<double> last(RandomTranslationOptions(0.3, 0.3).seed(5).data_format("channels_last"));
+  RandomTranslation<double> first(RandomTranslationOptions(0.3, 0.3).seed(5).data_format("channels_first"));
+  const Tensor<double> y = last(Variable<double>(x), true).value();
+  Tensor<double> xc({3, 2, 5, 6});
+  for (int64_t n = 0; n < 3; ++n)
+    for (int64_t h = 0; h < 5; ++h)
+      for (int64_t w = 0; w < 6; ++w)
+        for (int64_t c = 0; c < 2; ++c) xc[((n * 2 + c) * 5 + h) * 6 + w] = x[((n * 5 + h) * 6 + w) * 2 + c];
+  const Tensor<double> yc = first(Variable<double>(xc), true).value();
+  bool same = true;
+  for (int64_t n = 0; n < 3; ++n)
+    for (int64_t h = 0; h < 5; ++h)
+      for (int64_t w = 0; w < 6; ++w)
+        for (int64_t c = 0; c < 2; ++c) same = same && yc[((n * 2 + c) * 5 + h) * 6 + w] == y[((n * 5 + h) * 6 + w) * 2 + c];
+  BOOST_TEST(same);
+  // an unbatched image moves as the first image of a batch drawn with the same state
+  RandomTranslation<double> single(RandomTranslationOptions(0.3, 0.3).seed(5));
+  Tensor<double> x0({5, 6, 2});
+  for (int64_t i = 0; i < x0.size(); ++i) x0[i] = x[i];
+  const Tensor<double> y0 = single(Variable<double>(x0), true).value();
+  bool first_image = true;
+  for (int64_t i = 0; i < y0.size(); ++i) first_image = first_image && y0[i] == y[i];
+  BOOST_TEST(first_image);
+}
+
 BOOST_AUTO_TEST_CASE(training_shifts_each_image_by_its_own_draw_within_the_factors) {
   RandomTranslation<double> t(RandomTranslationOptions({-0.2, 0.3}, 0.1).seed(9).fill_mode("constant"));
   BOOST_TEST(t.height_factor().lower() == -0.2);
