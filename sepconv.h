@@ -36,6 +36,7 @@
 #include "sepconv/layers/merge.h"
 #include "sepconv/layers/normalization.h"
 #include "sepconv/layers/pooling.h"
+#include "sepconv/layers/random_translation.h"
 #include "sepconv/layers/regularizers.h"
 #include "sepconv/layers/relu.h"
 #include "sepconv/layers/rescaling.h"

@@ -381,6 +381,38 @@ Variable<T> flip_images(const Variable<T>& x, const std::vector<uint8_t>& flip_h
   return y;
 }
 
+// ---- image translations ------------------------------------------------------------
+
+template <typename T>
+Variable<T> translate_images(const Variable<T>& x, const std::vector<float>& shift_h, const std::vector<float>& shift_w,
+                             kernels::Interpolation interpolation, kernels::FillMode fill_mode, double fill_value) {
+  require_rank(x, 4, "translate_images", "x");
+  const int64_t N = x.shape()[0];
+  if (static_cast<int64_t>(shift_h.size()) != N || static_cast<int64_t>(shift_w.size()) != N)
+    throw ShapeError(fmt::format("translate_images: need one shift per image ({}), received {} and {}", N,
+                                 shift_h.size(), shift_w.size()));
+  // Bounded so that every neighbour index fits an int64_t (a layer's shifts are at most the image size).
+  constexpr float kMaxShift = 2147483648.0f;
+  for (size_t i = 0; i < shift_h.size(); ++i)
+    if (!(std::abs(shift_h[i]) <= kMaxShift && std::abs(shift_w[i]) <= kMaxShift))
+      throw ValueError(fmt::format("translate_images: shifts must be finite and at most 2^31 pixels, received "
+                                   "({}, {}) for image {}",
+                                   shift_h[i], shift_w[i], i));
+  const kernels::TranslateSpec spec{N, x.shape()[1], x.shape()[2], x.shape()[3], interpolation, fill_mode, fill_value};
+  Variable<T> y{Tensor<T>::uninitialized(x.shape())};
+  kernels::translate_images(x.value().data(), y.value().data(), spec, shift_h.data(), shift_w.data());
+  if (needs_grad<T>(x)) {
+    y.set_requires_grad(true);
+    Tape<T>::current().record("translate_images", y, [x, y, spec, shift_h, shift_w]() {
+      if (!y.has_grad()) return;
+      write_grad(x, "translate_images", [&](T* gx, bool acc) {
+        kernels::translate_images_backward(y.grad().data(), gx, spec, shift_h.data(), shift_w.data(), acc);
+      });
+    });
+  }
+  return y;
+}
+
 #define SEPCONV_INSTANTIATE(T)                                                                                    \
   template Variable<T> dense(const Variable<T>&, const Variable<T>&, const std::optional<Variable<T>>&);          \
   template Variable<T> matmul(const Variable<T>&, const Variable<T>&);                                            \
@@ -395,7 +427,9 @@ Variable<T> flip_images(const Variable<T>& x, const std::vector<uint8_t>& flip_h
   template Tensor<T> dropout_mask<T>(const Shape&, double, uint64_t, uint64_t);                                   \
   template Variable<T> apply_mask(const Variable<T>&, const Tensor<T>&);                                          \
   template Variable<T> dropout(const Variable<T>&, double, uint64_t, uint64_t);                                   \
-  template Variable<T> flip_images(const Variable<T>&, const std::vector<uint8_t>&, const std::vector<uint8_t>&);
+  template Variable<T> flip_images(const Variable<T>&, const std::vector<uint8_t>&, const std::vector<uint8_t>&);   \
+  template Variable<T> translate_images(const Variable<T>&, const std::vector<float>&, const std::vector<float>&,     \
+                                        kernels::Interpolation, kernels::FillMode, double);
 SEPCONV_INSTANTIATE(float)
 SEPCONV_INSTANTIATE(double)
 #undef SEPCONV_INSTANTIATE

@@ -17,6 +17,7 @@
 #include "sepconv/autograd/tape.h"
 #include "sepconv/core/geometry.h"
 #include "sepconv/core/kernels/pooling.h"
+#include "sepconv/core/kernels/translate.h"
 
 namespace sepconv {
 
@@ -86,5 +87,14 @@ Variable<T> dropout(const Variable<T>& x, double rate, uint64_t seed, uint64_t c
 // along its width when flip_w[i] (both: rotated by 180 degrees).
 template <typename T>
 Variable<T> flip_images(const Variable<T>& x, const std::vector<uint8_t>& flip_h, const std::vector<uint8_t>& flip_w);
+
+// ---- image translations ------------------------------------------------------------
+// x: (batch, h, w, c). Image i is shifted down by shift_h[i] and right by
+// shift_w[i] pixels (fractions allowed; negative: up / left), resampled and
+// filled as core/kernels/translate.h describes. The gradient flows to x
+// through the transpose of the resampling (fill_value is a constant).
+template <typename T>
+Variable<T> translate_images(const Variable<T>& x, const std::vector<float>& shift_h, const std::vector<float>& shift_w,
+                             kernels::Interpolation interpolation, kernels::FillMode fill_mode, double fill_value);
 
 }  // namespace sepconv

@@ -1,9 +1,10 @@
 // Times the kernels of a separable convolution one by one on the shapes of
 // bench/sepconv-bench: the three GEMMs of the pointwise part (forward, backward
 // to the input, backward to the kernel), our AVX-512 kernels against OpenBLAS,
-// and the three depthwise kernels on each ISA. For tuning; the layer-level
-// numbers come from sepconv-bench.
-// usage: kernel-bench [--threads N] [--shapes a,b] [--cpu-time] [--only gemm|depthwise]
+// and the three depthwise kernels on each ISA; then RandomTranslation's
+// resampling of a Fashion-MNIST batch, forward and backward, per fill mode.
+// For tuning; the layer-level numbers come from sepconv-bench.
+// usage: kernel-bench [--threads N] [--shapes a,b] [--cpu-time] [--only gemm|depthwise|translate]
 //   --threads N: 1 to 4 x the cores (default: all cores); anything else stops
 //   with the accepted range and exit status 2.
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <ctime>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli_numbers.h"
@@ -20,6 +22,7 @@
 #include "sepconv/core/geometry.h"
 #include "sepconv/core/kernels/depthwise.h"
 #include "sepconv/core/kernels/gemm.h"
+#include "sepconv/core/kernels/translate.h"
 #include "sepconv/core/parallel.h"
 #include "sepconv/core/tensor.h"
 
@@ -81,6 +84,7 @@ int main(int argc, char** argv) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> ud(-1, 1);
   for (const Shape8& s : kShapes) {
+    if (part == "translate") break;
     if (!only.empty() && only.find(std::string(",") + s.name + ",") == std::string::npos) continue;
     const int64_t oh = (s.h + s.s - 1) / s.s, ow = (s.w + s.s - 1) / s.s;
     const int64_t M = s.n * oh * ow, K = s.c * s.dm, F = s.f;
@@ -114,5 +118,26 @@ int main(int argc, char** argv) {
       std::printf("  dw   %-8s fwd %7.3f ms %6.1f GF/s | bwd_in %7.3f ms %6.1f | bwd_w %7.3f ms %6.1f\n",
                   cpu::isa_name(isa), f, dgf / f * 1e3, bi, dgf / bi * 1e3, bk, dgf / bk * 1e3);
     }
+  }
+  if (part == "gemm" || part == "depthwise") return 0;
+  // RandomTranslation's kernels on the batch the Fashion-MNIST models train
+  // on: shifts of up to 10% (2.8 px) each way, bilinear.
+  const int64_t n = 64, h = 28, w = 28;
+  Tensor<float> img({n, h, w, 1}), out(img.shape()), grad(img.shape());
+  for (auto& v : img) v = ud(rng);
+  std::vector<float> sh(n), sw(n);
+  std::uniform_real_distribution<float> shift(-2.8f, 2.8f);
+  for (int64_t i = 0; i < n; ++i) sh[i] = shift(rng), sw[i] = shift(rng);
+  std::printf("translate (64, 28, 28, 1) bilinear\n");
+  const std::pair<const char*, kernels::FillMode> modes[] = {{"reflect", kernels::FillMode::Reflect},
+                                                             {"wrap", kernels::FillMode::Wrap},
+                                                             {"constant", kernels::FillMode::Constant},
+                                                             {"nearest", kernels::FillMode::Nearest}};
+  for (const auto& [mode_name, mode] : modes) {
+    const kernels::TranslateSpec spec{n, h, w, 1, kernels::Interpolation::Bilinear, mode, 0.0};
+    double f = best_ms([&] { kernels::translate_images(img.data(), out.data(), spec, sh.data(), sw.data()); });
+    double b = best_ms(
+        [&] { kernels::translate_images_backward(out.data(), grad.data(), spec, sh.data(), sw.data(), false); });
+    std::printf("  %-8s fwd %7.3f ms | bwd %7.3f ms\n", mode_name, f, b);
   }
 }

@@ -48,13 +48,11 @@ nlohmann::json Flatten<T>::get_config() const {
 
 // ---- Dropout ---------------------------------------------------------------------
 
-namespace {
 // Unseeded random layers take the next of a fixed sequence of seeds.
 uint64_t next_default_seed() {
   static std::atomic<uint64_t> next{0};
   return 0x5eed0000ULL + next.fetch_add(1);
 }
-}  // namespace
 
 template <typename T>
 Dropout<T>::Dropout(const DropoutOptions& o)

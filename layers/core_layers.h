@@ -75,6 +75,10 @@ class SeedGeneratorLayer {
   virtual void set_generator_state(uint64_t s) = 0;
 };
 
+// The seed of a random layer made without one: the next of a fixed sequence,
+// so a program's runs repeat (Keras draws a random one).
+uint64_t next_default_seed();
+
 // Inverted dropout: in training, each element is zeroed with probability
 // `rate` and the rest scaled by 1 / (1 - rate); in inference, the identity.
 // The mask of each training call is a pure function of (seed, state), and the

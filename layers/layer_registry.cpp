@@ -15,6 +15,7 @@
 #include "sepconv/layers/merge.h"
 #include "sepconv/layers/normalization.h"
 #include "sepconv/layers/pooling.h"
+#include "sepconv/layers/random_translation.h"
 #include "sepconv/layers/relu.h"
 #include "sepconv/layers/rescaling.h"
 #include "sepconv/layers/reshaping.h"
@@ -45,6 +46,7 @@ struct Registry {
       {"Flatten", from_config_of<Flatten<T>>},
       {"Dropout", from_config_of<Dropout<T>>},
       {"RandomFlip", from_config_of<RandomFlip<T>>},
+      {"RandomTranslation", from_config_of<RandomTranslation<T>>},
       {"Activation", from_config_of<ActivationLayer<T>>},
       {"ReLU", from_config_of<ReLU<T>>},
       {"Add", from_config_of<Add<T>>},

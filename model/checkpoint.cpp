@@ -13,7 +13,7 @@ namespace sepconv {
 namespace {
 constexpr const char* kIteration = "optimizer/iteration";
 
-// The layers with a seed generator (Dropout, RandomFlip), by their state's name.
+// The layers with a seed generator (Dropout, RandomFlip, RandomTranslation), by their state's name.
 template <typename T>
 std::vector<std::pair<std::string, SeedGeneratorLayer*>> seeded_layers(ModelBase<T>& model) {
   std::vector<std::pair<std::string, SeedGeneratorLayer*>> out;

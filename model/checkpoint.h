@@ -7,7 +7,7 @@
 //   "<layer>/<weight>"                  every weight, trainable or not
 //                                       ("separable_conv2d/depthwise_kernel",
 //                                       "batch_normalization/moving_mean", "dense/kernel")
-//   "<layer>/seed_generator_state"      (seed, draws made) of a Dropout or RandomFlip, I64 (2,)
+//   "<layer>/seed_generator_state"      (seed, draws made) of a Dropout, RandomFlip or RandomTranslation, I64 (2,)
 //   "optimizer/iteration"               the optimizer's step count (I64)
 //   "optimizer/<layer>/<weight>/<slot>" its slots ("momentum", "velocity", ...)
 // The extra state (an epoch counter, a seed, the model's name...) goes to the

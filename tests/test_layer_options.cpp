@@ -8,6 +8,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <array>
+#include <cmath>
 #include <functional>
 #include <string>
 
@@ -219,6 +220,17 @@ BOOST_AUTO_TEST_CASE(core_layer_options) {
   check_round_trip(RandomFlip<double>(r));
   check_invalid([] { RandomFlip<double>(RandomFlipOptions("diagonal")); }, "mode", "diagonal");
   check_dtype_refused<RandomFlip<double>>(RandomFlipOptions());
+
+  // RandomTranslation's factors and modes keep Keras's own messages (tests/test_random_translation.cpp).
+  const auto t = RandomTranslationOptions(0.1, 0.2).width_factor({-0.3, 0.1}).fill_mode("wrap").seed(4).name("shift");
+  BOOST_TEST(t.width_factor().lower() == -0.3);
+  BOOST_TEST(t.fill_mode() == "wrap");
+  check_round_trip(RandomTranslation<double>(t));
+  check_invalid([] { RandomTranslation<double>(RandomTranslationOptions(0.1, 0.1).fill_value(INFINITY)); },
+                "fill_value", "inf");
+  check_invalid([] { RandomTranslation<double>(RandomTranslationOptions(0.1, 0.1).data_format("nhwc")); },
+                "data_format", "nhwc");
+  check_dtype_refused<RandomTranslation<double>>(RandomTranslationOptions(0.1, 0.1));
 
   const auto a = ActivationOptions("relu").activation("gelu").name("act").trainable(false);
   BOOST_TEST(a.activation() == "gelu");
