@@ -14,6 +14,8 @@ import json
 import math
 import os
 import re
+import ctypes
+import ctypes.util
 import subprocess
 import sys
 import tempfile
@@ -154,20 +156,34 @@ SHAPES = {
 }
 
 
-def write_keras_layout(path, mutate=None):
-    """A file as Keras 3 writes it for the functional model compiled with Adam."""
-    with h5py.File(path, "w") as f:
-        f.create_group("vars")
-        layers = f.create_group("layers")
+def write_keras_layout(path, mutate=None, libver=None, compact=False):
+    """A file as Keras 3 writes it for the functional model compiled with Adam
+    (h5py's default format unless libver is given; compact: new-style groups
+    that keep up to 100 links in their object header)."""
+    gcpl = None
+    if compact:
+        # h5py does not wrap H5Pset_link_phase_change: call the libhdf5 it runs on.
+        gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+        lib = ctypes.CDLL(ctypes.util.find_library("hdf5_serial") or "libhdf5_serial.so")
+        check(lib.H5Pset_link_phase_change(ctypes.c_int64(gcpl.id), 100, 90) >= 0, "H5Pset_link_phase_change")
+
+    def group(parent, name):
+        if gcpl is None:
+            return parent.create_group(name)
+        return h5py.Group(h5py.h5g.create(parent.id, name.encode(), gcpl=gcpl))
+
+    with h5py.File(path, "w", libver=libver) as f:
+        group(f, "vars")
+        layers = group(f, "layers")
         trainable_shapes = []
         for i, (key, (cls, name, weights)) in enumerate(zip(keras_keys(FUNCTIONAL), FUNCTIONAL)):
-            v = layers.create_group(key).create_group("vars")
+            v = group(group(layers, key), "vars")
             for j, w in enumerate(weights):
                 shape = SHAPES[name][j]
                 v[str(j)] = values(shape, i, j, 0.0, w == "moving_variance")
                 if w not in NON_TRAINABLE:
                     trainable_shapes.append(shape)
-        ov = f.create_group("optimizer").create_group("vars")
+        ov = group(group(f, "optimizer"), "vars")
         ov["0"] = np.int64(7)
         ov["1"] = np.float32(0.005)
         for w, shape in enumerate(trainable_shapes):
@@ -195,6 +211,19 @@ def main():
         write_keras_layout(ours)
         r = run(driver, "read", ours)
         check(r.returncode == 0 and "read ok" in r.stdout, f"driver read of h5py's file: {r.stdout}{r.stderr}")
+
+        # The newer format (libver="latest") keeps a group's links in its object
+        # header (read, as they are here up to 100 links) or, past 8 links by
+        # default, in dense storage, which is refused (io/hdf5_file.cpp says why).
+        compact = os.path.join(d, "compact.weights.h5")
+        write_keras_layout(compact, libver="latest", compact=True)
+        r = run(driver, "read", compact)
+        check(r.returncode == 0 and "read ok" in r.stdout, f"latest format, compact groups: {r.stdout}{r.stderr}")
+        dense = os.path.join(d, "dense.weights.h5")
+        write_keras_layout(dense, libver="latest")
+        r = run(driver, "load", dense)
+        check(r.returncode == 1 and "'/layers' keeps its 9 links in dense storage" in r.stdout and dense in r.stdout,
+              f"latest format, dense groups: {r.stdout}{r.stderr}")
 
         # Files that h5py writes easily and our loader must refuse, naming the path.
         def external(f):
