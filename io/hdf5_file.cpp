@@ -186,17 +186,6 @@ struct Reader {
       std::vector<LinkEntry> links;
       bool bad_name = false;
     } collect;
-    // Keras's files (h5py's defaults) and ours keep each group's links in a
-    // symbol table or, for new-style groups, compactly in the object header.
-    // Dense storage (a fractal heap and B-tree, for large or order-tracked
-    // groups) is refused before it is walked: libhdf5 1.10.8 frees an invalid
-    // pointer iterating a corrupt one (fuzz/known-hdf5/).
-    H5G_info_t info;
-    if (H5Gget_info(group, &info) < 0) fail_hdf5(path, "cannot be listed");
-    if (info.storage_type == H5G_STORAGE_TYPE_DENSE)
-      fail(path, fmt::format("keeps its {} links in dense storage (a fractal heap), which is not read; Keras and "
-                             "h5py with their defaults write symbol-table groups",
-                             info.nlinks));
     hsize_t idx = 0;
     herr_t r = H5Literate(
         group, H5_INDEX_NAME, H5_ITER_INC, &idx,

@@ -40,7 +40,7 @@ if [ ${#harnesses[@]} -eq 0 ]; then
 fi
 
 # OpenMP's runtime keeps its thread pool alive at exit: not a leak of ours.
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:suppressions=$PWD/scripts/lsan.supp"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export OMP_NUM_THREADS=1

@@ -22,7 +22,7 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and test suite"
 # OpenMP's runtime keeps thread pools alive at exit: not leaks of ours.
 # A finding exits the test at once with its report (no abort_on_error: Boost.Test
 # traps SIGABRT, and the leak check that follows can then hang until ctest's timeout).
-export ASAN_OPTIONS="detect_leaks=1:suppressions=$PWD/scripts/lsan.supp"
+export ASAN_OPTIONS="detect_leaks=1"
 export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEPCONV_SANITIZE=ON -DSEPCONV_BUILD_EXAMPLES=ON >/dev/null
