@@ -8,6 +8,7 @@
 
 #include "sepconv/autograd/tape.h"
 #include "sepconv/core/geometry.h"
+#include "sepconv/core/kernels/elementwise.h"
 
 namespace sepconv {
 
@@ -58,18 +59,13 @@ template <typename T, typename F, typename DF>
 Variable<T> elementwise(const Variable<T>& x, const char* op, F f, DF df) {
   Variable<T> y{Tensor<T>::uninitialized(x.shape())};
   const int64_t n = x.value().size();
-  const T* xd = x.value().data();
-  T* yd = y.value().data();
-  for (int64_t i = 0; i < n; ++i) yd[i] = f(xd[i]);
+  kernels::map(n, x.value().data(), y.value().data(), f);
   if (needs_grad<T>(x)) {
     y.set_requires_grad(true);
     Tape<T>::current().record(op, y, [x, y, op, n, df]() {
       if (!y.has_grad()) return;
       Tensor<T> gx = Tensor<T>::uninitialized(x.shape());
-      const T* g = y.grad().data();
-      const T* xv = x.value().data();
-      const T* yv = y.value().data();
-      for (int64_t i = 0; i < n; ++i) gx[i] = g[i] * df(xv[i], yv[i]);
+      kernels::map_gradient(n, y.grad().data(), x.value().data(), y.value().data(), gx.data(), df);
       x.add_grad_owned(std::move(gx), op);
     });
   }

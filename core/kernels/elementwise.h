@@ -26,4 +26,22 @@ template <typename T>
 void flip_images(const T* src, T* dst, int64_t N, int64_t H, int64_t W, int64_t C, const std::vector<uint8_t>& flip_h,
                  const std::vector<uint8_t>& flip_w, bool accumulate);
 
+// y[i] = f(x[i]) and gx[i] = g[i] * df(x[i], y[i]): the loops of every
+// activation (autograd/ops.h elementwise), templates so that f and df inline
+// and vectorize. Each element is independent, so splitting the range over
+// threads (past 2^15 elements, below which the fork costs more) changes no bit.
+inline constexpr int64_t kMapParallelMin = int64_t{1} << 15;
+
+template <typename T, typename F>
+void map(int64_t n, const T* x, T* y, F f) {
+#pragma omp parallel for simd schedule(static) if (n >= kMapParallelMin)
+  for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
+}
+
+template <typename T, typename DF>
+void map_gradient(int64_t n, const T* g, const T* x, const T* y, T* gx, DF df) {
+#pragma omp parallel for simd schedule(static) if (n >= kMapParallelMin)
+  for (int64_t i = 0; i < n; ++i) gx[i] = g[i] * df(x[i], y[i]);
+}
+
 }  // namespace sepconv::kernels
