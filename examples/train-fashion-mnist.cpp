@@ -31,6 +31,9 @@
 // one stops the run with the path and the system's reason, exit status 1.
 
 #include <cerrno>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -63,8 +66,8 @@
 #include "sepconv/layers/depthwise_conv2d.h"
 #include "sepconv/layers/merge.h"
 #include "sepconv/layers/normalization.h"
-#include "sepconv/layers/relu.h"
 #include "sepconv/layers/pooling.h"
+#include "sepconv/layers/relu.h"
 #include "sepconv/layers/separable_conv2d.h"
 #include "sepconv/model/functional.h"
 #include "sepconv/model/sequential.h"
@@ -504,10 +507,24 @@ void prefer_passive_omp_wait(char** argv) {
   execv("/proc/self/exe", argv);  // returns only on failure: then go on as we are
 }
 
+// Every training step allocates and frees the same activation and gradient
+// buffers (up to 6 MB each). glibc returns large freed blocks to the system
+// (mmap'ed ones at once, the heap's top past the trim threshold), so each step
+// page-faults and the kernel zeroes them again: 15% of a one-thread epoch in
+// page faults under perf. Keeping freed memory in the process removes a third
+// of the faults and ~8% of the CPU time (perf stat, --model fast --train-limit 4096).
+void keep_freed_memory() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   prefer_passive_omp_wait(argv);
+  keep_freed_memory();
   const auto start = Clock::now();
   CLI::App app{"Train a separable CNN on Fashion-MNIST"};
   std::string model_name = "fast", data_dir = kFashionMnistDefaultDir, checkpoint, resume, metrics, plot;
