@@ -401,7 +401,8 @@ Evaluation ModelBase<T>::evaluate(const Tensor<T>& x, const Tensor<T>& y, int64_
                                  x.rank() ? x.dim(0) : 0, y.rank() ? y.dim(0) : 0));
   const int64_t n = x.dim(0);
   if (n == 0) throw ValueError("Expected input data to be non-empty (evaluate received 0 samples).");
-  Communicator& comm = communicator ? *communicator : *single_process_communicator();
+  const std::shared_ptr<Communicator> held = communicator ? communicator : single_process_communicator();
+  Communicator& comm = *held;
   NoGradGuard no_grad;
   // Each process evaluates a contiguous run of batches; the per-batch sums are
   // then added in batch order, as one process adds them.
