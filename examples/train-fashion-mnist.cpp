@@ -24,6 +24,13 @@
 // checkpoints; shuffling is a function of (seed, epoch) and everything else
 // that draws random numbers is seeded from --seed.
 //
+// Under mpirun, the processes share every batch (data parallelism, see
+// model/data_parallel.h): each global batch is cut into --micro-shards parts
+// (default 4 under mpirun, 1 alone) whose gradients are summed in a fixed
+// tree, so 1, 2 or 4 processes with the same --micro-shards train the same
+// weights bit for bit. Process 0 alone prints and writes the checkpoint,
+// metrics and plot; every process reads --resume (a shared path).
+//
 // Every number option is parsed strictly (tools/cli_numbers.h): a value that
 // is not an integer, or is outside the range --help states, stops the program
 // before it loads anything. The output paths (--metrics, --plot, --checkpoint)
@@ -57,6 +64,7 @@
 #include "sepconv/core/error.h"
 #include "sepconv/core/json_limits.h"
 #include "sepconv/core/parallel.h"
+#include "sepconv/dist/communicator.h"
 #include "sepconv/io/atomic_file.h"
 #include "sepconv/model/checkpoint.h"
 #include "sepconv/io/fashion_mnist.h"
@@ -69,6 +77,7 @@
 #include "sepconv/layers/pooling.h"
 #include "sepconv/layers/relu.h"
 #include "sepconv/layers/separable_conv2d.h"
+#include "sepconv/model/data_parallel.h"
 #include "sepconv/model/functional.h"
 #include "sepconv/model/sequential.h"
 #include "sepconv/model/training.h"
@@ -537,6 +546,11 @@ int main(int argc, char** argv) {
   constexpr int64_t kMaxEpochs = 1'000'000'000;
   const int max_threads = max_num_threads();
   bool quiet = false, check_numerics = false;
+  // The job's processes (one without mpirun); MPI starts here, after the
+  // re-exec above, so it initializes in the process that trains.
+  const std::shared_ptr<Communicator> world = world_communicator();
+  const bool writer = world->rank() == 0;  // the one process that prints and writes files
+  int64_t micro_shards = 0;
   std::vector<std::string> names;
   for (const auto& [k, v] : model_specs()) names.push_back(k);
   app.add_option("--model", model_name, "Model: reference | fast | residual")->check(CLI::IsMember(names))->capture_default_str();
@@ -563,19 +577,36 @@ int main(int argc, char** argv) {
   app.add_option("--resume", resume, "Resume from this checkpoint");
   app.add_option("--metrics", metrics, "Write one JSON line per epoch here");
   app.add_option("--plot", plot, "Write loss and accuracy curves to this SVG file");
+  cli::add_integer_option<int64_t>(app, "--micro-shards", micro_shards, 1, kMaxMicroShards,
+                                   fmt::format("Parts of each batch whose gradients are summed in a fixed tree, 1 to "
+                                               "{} (at least the processes, at most the batch size); the same value "
+                                               "gives the same weights for any number of processes (default: 4 "
+                                               "under mpirun, else 1)",
+                                               kMaxMicroShards))
+      ->default_str("");
   app.add_flag("--quiet", quiet, "No progress output, only the final line");
   app.add_flag("--check-numerics", check_numerics,
                "Stop at the first NaN or infinity, naming the op and the layer where it appeared");
-  CLI11_PARSE(app, argc, argv);
+  // Every process parses the same command line, so every one fails the same
+  // way; only process 0 says so.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (!writer) return e.get_exit_code();
+    return app.exit(e);
+  }
   set_check_numerics(check_numerics);
+  if (!writer) quiet = true;
+  if (micro_shards == 0) micro_shards = world->size() > 1 ? std::max<int64_t>(4, world->size()) : 1;
 
   // What the run is doing, for the message should memory run out.
   const char* doing = "checking the output paths";
   try {
     // Before loading and training: a bad output path must not cost an epoch.
-    if (!metrics.empty()) check_output_path(metrics, "--metrics");
-    if (!plot.empty()) check_output_path(plot, "--plot");
-    if (!checkpoint.empty()) check_output_path(checkpoint, "--checkpoint");
+    if (writer && !metrics.empty()) check_output_path(metrics, "--metrics");
+    if (writer && !plot.empty()) check_output_path(plot, "--plot");
+    if (writer && !checkpoint.empty()) check_output_path(checkpoint, "--checkpoint");
+    if (!writer) metrics = plot = checkpoint = "";
     const ModelSpec& spec = model_specs().at(model_name);
     if (epochs == 0) epochs = spec.epochs;
     if (batch_size == 0) batch_size = spec.batch_size;
@@ -631,6 +662,8 @@ int main(int argc, char** argv) {
         .validation_data(data.test_images, y_test)
         .seed(seed)
         .verbose(quiet ? 0 : 1)
+        .micro_shards(micro_shards)
+        .communicator(world)
         .on_epoch_end([&](const EpochLogs& l) {
           last_accuracy = *l.val_accuracy;
           points.push_back({l.loss, *l.accuracy, *l.val_loss, *l.val_accuracy});
@@ -654,10 +687,14 @@ int main(int argc, char** argv) {
         });
     model.fit(data.train_images, y_train, fit);
     if (initial_epoch >= epochs) {  // resumed a finished run: report it again
-      last_accuracy = *model.evaluate(data.test_images, y_test, batch_size).accuracy;
+      last_accuracy = *model.evaluate(data.test_images, y_test, batch_size, world).accuracy;
       if (!plot.empty()) write_plot(plot, model_name, points);
     }
     const double total = std::chrono::duration<double>(Clock::now() - start).count();
+    if (!writer) return 0;
+    if (world->size() > 1)
+      fmt::print("{} processes x {} thread{}, {} micro-shards a batch\n", world->size(), threads,
+                 threads == 1 ? "" : "s", micro_shards);
     fmt::print("Final test accuracy: {:.4f} ({} model, {} epoch{}, {} thread{}), total time {:.1f}s\n", last_accuracy,
                model_name, epochs, epochs == 1 ? "" : "s", threads, threads == 1 ? "" : "s", total);
     // The result line is output too: a full disk or a closed pipe must not exit 0.
@@ -665,8 +702,13 @@ int main(int argc, char** argv) {
       throw IOError(fmt::format("writing to standard output failed: {}", std::strerror(errno)));
   } catch (const std::bad_alloc&) {  // before std::exception, whose what() says only "std::bad_alloc"
     std::fprintf(stderr, "train-fashion-mnist: out of memory while %s (std::bad_alloc)\n", doing);
+    if (world->size() > 1) world->abort(1);  // the others would wait forever in the next collective
     return 1;
   } catch (const std::exception& e) {
+    if (world->size() > 1) {
+      std::fprintf(stderr, "train-fashion-mnist (process %d of %d): %s\n", world->rank(), world->size(), e.what());
+      world->abort(1);
+    }
     std::fprintf(stderr, "train-fashion-mnist: %s\n", e.what());
     return 1;
   }

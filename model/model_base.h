@@ -79,8 +79,12 @@ class ModelBase {
   // One optimizer step on a batch; returns the objective and fills the batch
   // accuracy when it is a metric.
   double train_step(const Tensor<T>& x, const Tensor<T>& y, std::optional<double>* accuracy = nullptr);
-  // Loss and metrics in inference mode, batch by batch (no tape).
-  Evaluation evaluate(const Tensor<T>& x, const Tensor<T>& y, int64_t batch_size = 32);
+  // Loss and metrics in inference mode, batch by batch (no tape). With a
+  // communicator of several processes, each evaluates a contiguous run of the
+  // batches and the per-batch sums are combined in batch order, so every
+  // process gets the numbers a single one would, bit for bit.
+  Evaluation evaluate(const Tensor<T>& x, const Tensor<T>& y, int64_t batch_size = 32,
+                      const std::shared_ptr<Communicator>& communicator = nullptr);
   // The outputs in inference mode, batch by batch (no tape).
   Tensor<T> predict(const Tensor<T>& x, int64_t batch_size = 32);
 
@@ -103,6 +107,15 @@ class ModelBase {
   void check_compiled(const char* what) const;
   // Accuracy of a batch's predictions per the compiled metric (or nullopt).
   std::optional<double> batch_accuracy(const Tensor<T>& y, const Tensor<T>& y_pred) const;
+  // The loss of a forward pass plus the regularization losses (taped).
+  Variable<T> training_objective(const Tensor<T>& y, const Variable<T>& out);
+  // train_step over micro-shards shared by the communicator's processes
+  // (model/data_parallel.h); every process applies the same update.
+  double sharded_train_step(const Tensor<T>& x, const Tensor<T>& y, Communicator& comm, int64_t shards,
+                            std::optional<double>* accuracy);
+  // ValueError naming the first layer whose training depends on how the
+  // batch is cut (a training-mode BatchNormalization).
+  void check_shardable(int64_t shards, int processes) const;
 
   std::shared_ptr<Optimizer<T>> optimizer_;
   LossFunction<T> loss_;

@@ -6,12 +6,14 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "sepconv/core/tensor.h"
+#include "sepconv/dist/communicator.h"
 
 namespace sepconv {
 
@@ -54,6 +56,14 @@ class FitOptions {
   // Called after each epoch (checkpoints, metrics files); may set the model's
   // stop_training flag.
   FitOptions& on_epoch_end(std::function<void(const EpochLogs&)> f) { on_epoch_end_ = std::move(f); return *this; }
+  // Data parallelism (model/data_parallel.h): each global batch is cut into
+  // micro_shards parts whose gradients are summed in a fixed tree, the
+  // processes of `communicator` sharing the parts; the weights come out the
+  // same, bit for bit, for any number of processes that runs the same
+  // micro_shards. 1 (the default) with no communicator is the plain loop.
+  // Only process 0 prints; every process runs the hook.
+  FitOptions& micro_shards(int64_t k) { micro_shards_ = k; return *this; }
+  FitOptions& communicator(std::shared_ptr<Communicator> c) { communicator_ = std::move(c); return *this; }
 
   int64_t epochs_ = 1, batch_size_ = 32, initial_epoch_ = 0;
   std::optional<std::pair<Tensor<T>, Tensor<T>>> validation_data_;
@@ -61,6 +71,8 @@ class FitOptions {
   uint64_t seed_ = 0;
   int verbose_ = 1;
   std::function<void(const EpochLogs&)> on_epoch_end_;
+  int64_t micro_shards_ = 1;
+  std::shared_ptr<Communicator> communicator_;
 };
 
 // The sample order of an epoch: a permutation of [0, n) that depends only on

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <random>
 #include <string>
 
@@ -12,6 +13,7 @@
 #include "sepconv/autograd/ops.h"
 #include "sepconv/io/atomic_file.h"
 #include "sepconv/model/checkpoint.h"
+#include "sepconv/model/data_parallel.h"
 #include "sepconv/layers/core_layers.h"
 #include "sepconv/layers/dense.h"
 #include "sepconv/layers/depthwise_conv2d.h"
@@ -695,4 +697,99 @@ BOOST_AUTO_TEST_CASE(steps_per_epoch_rounds_up_without_overflow) {
   BOOST_TEST(steps_per_epoch(kMax, 2) == kMax / 2 + 1);
   check_value_error([] { steps_per_epoch(10, 0); }, {"`batch_size`", "Received: batch_size=0"});
   check_value_error([] { steps_per_epoch(-1, 4); }, {"Received: n=-1"});
+}
+
+// ---- data parallelism (model/data_parallel.h) --------------------------------------
+
+// The tree adds halves: with leaves 1e8, 1, -1e8, 1 in float (spacing 8 near
+// 1e8, so 1e8 + 1 rounds to 1e8), (1e8 + 1) + (-1e8 + 1) = 1e8 - 1e8 = 0,
+// where adding left to right gives ((1e8 + 1) - 1e8) + 1 = 1.
+BOOST_AUTO_TEST_CASE(micro_shard_tree_adds_halves) {
+  const std::vector<float> leaves = {1e8f, 1.0f, -1e8f, 1.0f};
+  auto leaf = [&](int64_t lo, int64_t hi) -> const float* { return hi - lo == 1 ? &leaves[lo] : nullptr; };
+  float sum = -1;
+  tree_sum<float>(0, 4, 1, leaf, &sum);
+  BOOST_TEST(sum == 0.0f);
+  // The cover of a run is the tree's own nodes: what a process pre-sums.
+  using Nodes = std::vector<std::pair<int64_t, int64_t>>;
+  BOOST_TEST((tree_cover(0, 2, 4) == Nodes{{0, 2}}));
+  BOOST_TEST((tree_cover(1, 3, 4) == Nodes{{1, 2}, {2, 3}}));
+  BOOST_TEST((tree_cover(1, 3, 3) == Nodes{{1, 3}}));  // [0, 3) splits at 1
+  BOOST_TEST((tree_cover(0, 4, 4) == Nodes{{0, 4}}));
+}
+
+// What every process of a job computes: its run's nodes from its leaves, then
+// the whole tree from everyone's nodes. The bits must not depend on the
+// number of processes (3 included, which splits 8 shards unevenly).
+BOOST_AUTO_TEST_CASE(micro_shard_sum_is_the_same_for_any_process_count) {
+  const int64_t shards = 8, n = 5;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1e4f, 1e4f);
+  std::vector<float> leaves(shards * n);
+  for (float& v : leaves) v = u(rng);
+  auto leaf = [&](int64_t lo, int64_t hi) -> const float* { return hi - lo == 1 ? &leaves[lo * n] : nullptr; };
+  std::vector<float> want(n);
+  tree_sum<float>(0, shards, n, leaf, want.data());
+  for (int size : {1, 2, 3, 4, 8}) {
+    std::map<std::pair<int64_t, int64_t>, std::vector<float>> sent;
+    for (int r = 0; r < size; ++r) {
+      const auto [a, b] = rank_shards(r, size, shards);
+      for (const auto& node : tree_cover(a, b, shards)) {
+        std::vector<float>& buf = sent[node];
+        buf.resize(n);
+        tree_sum<float>(node.first, node.second, n, leaf, buf.data());
+      }
+    }
+    std::vector<float> got(n);
+    tree_sum<float>(0, shards, n, [&](int64_t lo, int64_t hi) -> const float* {
+      auto it = sent.find({lo, hi});
+      return it == sent.end() ? nullptr : it->second.data();
+    }, got.data());
+    for (int64_t i = 0; i < n; ++i) BOOST_TEST(got[i] == want[i], "processes " << size << " element " << i);
+  }
+}
+
+// Each shard's gradient is weighted by its rows' share of the batch, so the
+// sum is the batch's gradient up to rounding: micro-shards train (nearly) as
+// one batch does, also for the short last batch (30 = 3 x 8 + 6 rows).
+BOOST_AUTO_TEST_CASE(micro_shards_train_as_the_whole_batch) {
+  Tensor<float> x, y;
+  blobs(30, 3, x, y);
+  // Plain SGD: its step is proportional to the gradient (Adam's would hide a
+  // wrong weighting by normalizing it away).
+  auto whole = small_mlp();
+  auto parts = small_mlp();
+  for (auto* m : {whole.get(), parts.get()})
+    m->compile(std::make_shared<SGD<float>>(SGDOptions(0.1)), kLogitsLoss, {"accuracy"});
+  const History a = whole->fit(x, y, FitOptions<float>().epochs(3).batch_size(8).seed(4).verbose(0));
+  const History b = parts->fit(x, y, FitOptions<float>().epochs(3).batch_size(8).seed(4).verbose(0).micro_shards(4));
+  for (size_t e = 0; e < 3; ++e) {
+    BOOST_TEST(std::abs(a.epochs[e].loss - b.epochs[e].loss) < 1e-5, "epoch " << e);
+    BOOST_TEST(*a.epochs[e].accuracy == *b.epochs[e].accuracy, "epoch " << e);
+  }
+  const Tensor<float> p = whole->predict(x), q = parts->predict(x);
+  for (int64_t i = 0; i < p.size(); ++i) BOOST_TEST(std::abs(p[i] - q[i]) < 1e-4f);
+}
+
+BOOST_AUTO_TEST_CASE(micro_shards_refuses_bad_counts_and_batch_normalization) {
+  Tensor<float> x, y;
+  blobs(30, 3, x, y);
+  auto m = small_mlp();
+  for (int64_t k : {int64_t{0}, int64_t{-3}, int64_t{9}})
+    check_value_error([&] { m->fit(x, y, FitOptions<float>().batch_size(8).micro_shards(k).verbose(0)); },
+                      {"Invalid value for argument `micro_shards`", "Received: micro_shards=" + std::to_string(k)});
+  check_value_error([&] { m->fit(x, y, FitOptions<float>().batch_size(1 << 20).micro_shards(65537).verbose(0)); },
+                    {"`micro_shards`", "65536", "Received: micro_shards=65537"});
+  // Per-shard batch statistics would differ from the batch's: refused, naming the layer.
+  auto bn = conv_model(7);
+  bn->compile(std::make_shared<Adam<float>>(AdamOptions(0.01)), kLogitsLoss);
+  Tensor<float> xi({8, 8, 8, 1}), yi({8});
+  check_value_error([&] { bn->fit(xi, yi, FitOptions<float>().batch_size(8).micro_shards(2).verbose(0)); },
+                    {"layer 'bn'", "BatchNormalization", "micro_shards=2", "trainable"});
+  // Frozen, it normalizes with its moving statistics: allowed.
+  bn->layer("bn").set_trainable(false);
+  BOOST_CHECK_NO_THROW(bn->fit(xi, yi, FitOptions<float>().batch_size(8).micro_shards(2).verbose(0)));
+  // Shard k draws at state base + k whichever process computes it, and one
+  // step moves every process's state by the shard count: 1 step x 2 shards.
+  BOOST_TEST(dynamic_cast<Dropout<float>&>(bn->layer("drop")).generator_state() == 2u);
 }
