@@ -199,7 +199,10 @@ double ModelBase<T>::sharded_train_step(const Tensor<T>& xb, const Tensor<T>& yb
   for (size_t i = 0; i < trainable.size(); ++i) offset[i + 1] = offset[i] + trainable[i]->variable.value().size();
   const int64_t g = offset.back();
   const int64_t m = xb.dim(0);
-  const auto [first, last] = rank_shards(comm.rank(), comm.size(), shards);
+  // Plain variables, not a structured binding: the lambdas below capture them,
+  // which clang 14 (the fuzz build's compiler) does not allow for bindings.
+  const std::pair<int64_t, int64_t> own = rank_shards(comm.rank(), comm.size(), shards);
+  const int64_t first = own.first, last = own.second;
 
   // A random layer draws from (seed, state): shard k draws at state base + k,
   // whichever process computes it, and the step advances every process by K.
