@@ -12,31 +12,14 @@
 
 namespace sepconv {
 
-using layer_detail::serialize_or_null;
-
 namespace {
 nlohmann::json pair_json(std::array<int64_t, 2> v) { return nlohmann::json::array({v[0], v[1]}); }
 }  // namespace
 
-Conv2DOptions::Conv2DOptions(int64_t filters, Pair kernel_size) : filters_(filters), kernel_size_(kernel_size) {
-  kernel_initializer_ = get_initializer("glorot_uniform");
-  bias_initializer_ = get_initializer("zeros");
-}
+Conv2DOptions::Conv2DOptions(int64_t filters, Pair kernel_size) : filters_(filters), kernel_size_(kernel_size) {}
 
 Conv2DOptions& Conv2DOptions::activation(const nlohmann::json& id) {
   activation_ = canonical_activation_name(id);
-  return *this;
-}
-
-Conv2DOptions& Conv2DOptions::kernel_initializer(std::shared_ptr<Initializer> i) {
-  if (!i) throw ValueError("Could not interpret initializer identifier: None (kernel_initializer must not be None)");
-  kernel_initializer_ = std::move(i);
-  return *this;
-}
-
-Conv2DOptions& Conv2DOptions::bias_initializer(std::shared_ptr<Initializer> i) {
-  if (!i) throw ValueError("Could not interpret initializer identifier: None (bias_initializer must not be None)");
-  bias_initializer_ = std::move(i);
   return *this;
 }
 
@@ -51,13 +34,7 @@ Conv2DOptions Conv2DOptions::from_config(const nlohmann::json& config) {
   o.groups(r.integer("groups", 1));
   if (r.has("activation")) o.activation(r.raw("activation"));
   o.use_bias(r.boolean("use_bias", true));
-  if (r.has("kernel_initializer")) o.kernel_initializer(r.raw("kernel_initializer"));
-  if (r.has("bias_initializer")) o.bias_initializer(r.raw("bias_initializer"));
-  if (r.has("kernel_regularizer")) o.kernel_regularizer(r.raw("kernel_regularizer"));
-  if (r.has("bias_regularizer")) o.bias_regularizer(r.raw("bias_regularizer"));
-  if (r.has("activity_regularizer")) o.activity_regularizer(r.raw("activity_regularizer"));
-  if (r.has("kernel_constraint")) o.kernel_constraint(r.raw("kernel_constraint"));
-  if (r.has("bias_constraint")) o.bias_constraint(r.raw("bias_constraint"));
+  o.read_kernel_bias_arguments(r);
   if (r.integer("lora_rank", 0) != 0) r.fail("lora_rank", "null or 0 (LoRA is not supported)");
   r.optional_number("lora_alpha");
   r.finish();
@@ -148,13 +125,7 @@ nlohmann::json Conv2D<T>::get_config() const {
   c["groups"] = o.groups();
   c["activation"] = o.activation();
   c["use_bias"] = o.use_bias();
-  c["kernel_initializer"] = serialize_or_null(o.kernel_initializer());
-  c["bias_initializer"] = serialize_or_null(o.bias_initializer());
-  c["kernel_regularizer"] = serialize_or_null(o.kernel_regularizer());
-  c["bias_regularizer"] = serialize_or_null(o.bias_regularizer());
-  c["activity_regularizer"] = serialize_or_null(this->activity_regularizer());
-  c["kernel_constraint"] = serialize_or_null(o.kernel_constraint());
-  c["bias_constraint"] = serialize_or_null(o.bias_constraint());
+  o.write_kernel_bias_arguments(c, this->activity_regularizer());
   return c;
 }
 

@@ -14,6 +14,7 @@
 #include "sepconv/core/geometry.h"
 #include "sepconv/layers/activations.h"
 #include "sepconv/layers/keras_config.h"
+#include "sepconv/layers/kernel_bias_options.h"
 #include "sepconv/layers/layer.h"
 #include "sepconv/layers/layer_options.h"
 
@@ -23,7 +24,7 @@ namespace sepconv {
 // constructor, the rest as chained setters named as Keras's. Values are
 // checked when the layer is made (as Keras's constructor does; ValueError
 // naming the argument and the value); identifiers are resolved by the setters.
-class Conv2DOptions : public LayerOptions<Conv2DOptions> {
+class Conv2DOptions : public LayerOptions<Conv2DOptions>, public KernelBiasOptions<Conv2DOptions> {
  public:
   using Pair = std::array<int64_t, 2>;
   Conv2DOptions(int64_t filters, int64_t kernel_size) : Conv2DOptions(filters, Pair{kernel_size, kernel_size}) {}
@@ -52,20 +53,6 @@ class Conv2DOptions : public LayerOptions<Conv2DOptions> {
   // A Keras activation name or config (null / "linear": none).
   Conv2DOptions& activation(const nlohmann::json& id);
   Conv2DOptions& use_bias(bool v) { use_bias_ = v; return *this; }
-  Conv2DOptions& kernel_initializer(const nlohmann::json& id) { return kernel_initializer(get_initializer(id)); }
-  Conv2DOptions& kernel_initializer(std::shared_ptr<Initializer> i);
-  Conv2DOptions& bias_initializer(const nlohmann::json& id) { return bias_initializer(get_initializer(id)); }
-  Conv2DOptions& bias_initializer(std::shared_ptr<Initializer> i);
-  Conv2DOptions& kernel_regularizer(const nlohmann::json& id) { return kernel_regularizer(get_regularizer(id)); }
-  Conv2DOptions& kernel_regularizer(std::shared_ptr<Regularizer> r) { kernel_regularizer_ = std::move(r); return *this; }
-  Conv2DOptions& bias_regularizer(const nlohmann::json& id) { return bias_regularizer(get_regularizer(id)); }
-  Conv2DOptions& bias_regularizer(std::shared_ptr<Regularizer> r) { bias_regularizer_ = std::move(r); return *this; }
-  Conv2DOptions& activity_regularizer(const nlohmann::json& id) { return activity_regularizer(get_regularizer(id)); }
-  Conv2DOptions& activity_regularizer(std::shared_ptr<Regularizer> r) { activity_regularizer_ = std::move(r); return *this; }
-  Conv2DOptions& kernel_constraint(const nlohmann::json& id) { return kernel_constraint(get_constraint(id)); }
-  Conv2DOptions& kernel_constraint(std::shared_ptr<Constraint> c) { kernel_constraint_ = std::move(c); return *this; }
-  Conv2DOptions& bias_constraint(const nlohmann::json& id) { return bias_constraint(get_constraint(id)); }
-  Conv2DOptions& bias_constraint(std::shared_ptr<Constraint> c) { bias_constraint_ = std::move(c); return *this; }
 
   // Getters (the raw values, before the layer validates them).
   int64_t filters() const { return filters_; }
@@ -77,13 +64,6 @@ class Conv2DOptions : public LayerOptions<Conv2DOptions> {
   int64_t groups() const { return groups_; }
   const std::string& activation() const { return activation_; }
   bool use_bias() const { return use_bias_; }
-  const std::shared_ptr<Initializer>& kernel_initializer() const { return kernel_initializer_; }
-  const std::shared_ptr<Initializer>& bias_initializer() const { return bias_initializer_; }
-  const std::shared_ptr<Regularizer>& kernel_regularizer() const { return kernel_regularizer_; }
-  const std::shared_ptr<Regularizer>& bias_regularizer() const { return bias_regularizer_; }
-  const std::shared_ptr<Regularizer>& activity_regularizer() const { return activity_regularizer_; }
-  const std::shared_ptr<Constraint>& kernel_constraint() const { return kernel_constraint_; }
-  const std::shared_ptr<Constraint>& bias_constraint() const { return bias_constraint_; }
 
  private:
   int64_t filters_;
@@ -93,9 +73,6 @@ class Conv2DOptions : public LayerOptions<Conv2DOptions> {
   int64_t groups_ = 1;
   std::string activation_ = "linear";  // canonical Keras name
   bool use_bias_ = true;
-  std::shared_ptr<Initializer> kernel_initializer_, bias_initializer_;
-  std::shared_ptr<Regularizer> kernel_regularizer_, bias_regularizer_, activity_regularizer_;
-  std::shared_ptr<Constraint> kernel_constraint_, bias_constraint_;
 };
 
 template <typename T>

@@ -8,28 +8,12 @@
 
 namespace sepconv {
 
-using layer_detail::serialize_or_null;
-
-DenseOptions::DenseOptions(int64_t units) : units_(units) {
-  kernel_initializer_ = get_initializer("glorot_uniform");
-  bias_initializer_ = get_initializer("zeros");
-}
+DenseOptions::DenseOptions(int64_t units) : units_(units) {}
 
 DenseOptions& DenseOptions::activation(const nlohmann::json& id) {
   activation_ = canonical_activation_name(id);  // throws for an unknown name
   return *this;
 }
-DenseOptions& DenseOptions::kernel_initializer(std::shared_ptr<Initializer> i) {
-  if (!i) throw ValueError("Could not interpret initializer identifier: None (kernel_initializer must not be None)");
-  kernel_initializer_ = std::move(i);
-  return *this;
-}
-DenseOptions& DenseOptions::bias_initializer(std::shared_ptr<Initializer> i) {
-  if (!i) throw ValueError("Could not interpret initializer identifier: None (bias_initializer must not be None)");
-  bias_initializer_ = std::move(i);
-  return *this;
-}
-
 template <typename T>
 Dense<T>::Dense(const DenseOptions& o)
     : Layer<T>(layer_name_from(o, "dense")), options_(o), activation_(get_activation<T>(o.activation())) {
@@ -75,13 +59,7 @@ nlohmann::json Dense<T>::get_config() const {
   c["units"] = options_.units();
   c["activation"] = options_.activation();
   c["use_bias"] = options_.use_bias();
-  c["kernel_initializer"] = serialize_or_null(options_.kernel_initializer());
-  c["bias_initializer"] = serialize_or_null(options_.bias_initializer());
-  c["kernel_regularizer"] = serialize_or_null(options_.kernel_regularizer());
-  c["bias_regularizer"] = serialize_or_null(options_.bias_regularizer());
-  c["activity_regularizer"] = serialize_or_null(this->activity_regularizer());
-  c["kernel_constraint"] = serialize_or_null(options_.kernel_constraint());
-  c["bias_constraint"] = serialize_or_null(options_.bias_constraint());
+  options_.write_kernel_bias_arguments(c, this->activity_regularizer());
   return c;
 }
 
@@ -91,13 +69,7 @@ DenseOptions DenseOptions::from_config(const nlohmann::json& config) {
   o.read_layer_arguments(r);
   if (r.has("activation")) o.activation(r.raw("activation"));
   o.use_bias(r.boolean("use_bias", true));
-  if (r.has("kernel_initializer")) o.kernel_initializer(r.raw("kernel_initializer"));
-  if (r.has("bias_initializer")) o.bias_initializer(r.raw("bias_initializer"));
-  if (r.has("kernel_regularizer")) o.kernel_regularizer(r.raw("kernel_regularizer"));
-  if (r.has("bias_regularizer")) o.bias_regularizer(r.raw("bias_regularizer"));
-  if (r.has("activity_regularizer")) o.activity_regularizer(r.raw("activity_regularizer"));
-  if (r.has("kernel_constraint")) o.kernel_constraint(r.raw("kernel_constraint"));
-  if (r.has("bias_constraint")) o.bias_constraint(r.raw("bias_constraint"));
+  o.read_kernel_bias_arguments(r);
   // Keras >= 3.4 writes these; only their "off" values are supported.
   if (r.integer("lora_rank", 0) != 0) r.fail("lora_rank", "null or 0 (LoRA is not supported)");
   r.optional_number("lora_alpha");
