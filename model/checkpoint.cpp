@@ -1,24 +1,69 @@
 #include "sepconv/model/checkpoint.h"
 
 #include <array>
+#include <map>
 #include <set>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "sepconv/layers/core_layers.h"
+#include "sepconv/model/keras_weights.h"
 
 namespace sepconv {
 
 namespace {
 constexpr const char* kIteration = "optimizer/iteration";
 
+// Each layer's key: its place in model.layers(), as Keras names the groups of
+// a weight file (keras_layer_paths without "layers/": separable_conv2d,
+// separable_conv2d_1, ...), never layer.name(), which is auto-generated (a
+// second identical model in one process has "separable_conv2d_1" for the
+// first layer), so that a checkpoint loads into any identically built model.
+template <typename T>
+std::vector<std::string> layer_keys(const ModelBase<T>& model) {
+  std::vector<std::string> keys = keras_layer_paths(model);
+  for (std::string& k : keys) k.erase(0, std::string("layers/").size());
+  return keys;
+}
+
+// Every weight by "<layer key>/<weight name>", in model.weights() order.
+template <typename T>
+std::vector<std::pair<std::string, Weight<T>*>> keyed_weights(ModelBase<T>& model) {
+  const std::vector<std::string> keys = layer_keys(model);
+  std::vector<std::pair<std::string, Weight<T>*>> out;
+  for (size_t i = 0; i < keys.size(); ++i)
+    for (Weight<T>& w : model.layers()[i]->weights()) out.emplace_back(keys[i] + "/" + w.name, &w);
+  return out;
+}
+
+// The optimizer's slots by "optimizer/<layer key>/<weight name>/<slot>". The
+// optimizer names a slot by its variable's path (layer.name()/weight, it knows
+// nothing of layers), which is rewritten to the weight's key here.
+template <typename T>
+std::vector<std::pair<std::string, Tensor<T>*>> keyed_slots(ModelBase<T>& model, Optimizer<T>& optimizer) {
+  std::map<std::string, std::string> key_of_path;
+  for (auto& [key, w] : keyed_weights(model)) key_of_path[w->variable.name()] = key;
+  std::vector<std::pair<std::string, Tensor<T>*>> out;
+  for (auto& [name, slot] : optimizer.state(model.trainable_weights())) {
+    const size_t cut = name.rfind('/');
+    auto it = cut == std::string::npos ? key_of_path.end() : key_of_path.find(name.substr(0, cut));
+    if (it == key_of_path.end())
+      throw ValueError(fmt::format("Checkpoint: optimizer slot '{}' belongs to no weight of model '{}'", name,
+                                   model.name()));
+    out.emplace_back("optimizer/" + it->second + name.substr(cut), slot);
+  }
+  return out;
+}
+
 // The layers with a seed generator (Dropout, RandomFlip, RandomTranslation), by their state's name.
 template <typename T>
 std::vector<std::pair<std::string, SeedGeneratorLayer*>> seeded_layers(ModelBase<T>& model) {
+  const std::vector<std::string> keys = layer_keys(model);
   std::vector<std::pair<std::string, SeedGeneratorLayer*>> out;
-  for (const auto& l : model.layers())
-    if (auto* d = dynamic_cast<SeedGeneratorLayer*>(l.get())) out.emplace_back(l->name() + "/seed_generator_state", d);
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (auto* d = dynamic_cast<SeedGeneratorLayer*>(model.layers()[i].get()))
+      out.emplace_back(keys[i] + "/seed_generator_state", d);
   return out;
 }
 
@@ -48,12 +93,11 @@ void save_checkpoint(const std::string& path, ModelBase<T>& model, std::type_ide
                      const SafeTensorMetadata& extra) {
   model.require_built("save_checkpoint");
   SafeTensorMap tensors;
-  for (auto& [name, w] : model.weights()) tensors[name] = to_safetensor(w->variable.value());
+  for (auto& [name, w] : keyed_weights(model)) tensors[name] = to_safetensor(w->variable.value());
   for (auto& [name, d] : seeded_layers(model)) tensors[name] = seed_state_tensor(d->seed(), d->generator_state());
   if (optimizer) {
     tensors[kIteration] = int64_scalar_safetensor(optimizer->iterations());
-    for (auto& [name, slot] : optimizer->state(model.trainable_weights()))
-      tensors["optimizer/" + name] = to_safetensor(*slot);
+    for (auto& [name, slot] : keyed_slots(model, *optimizer)) tensors[name] = to_safetensor(*slot);
   }
   save_safetensors(path, tensors, extra);
 }
@@ -99,7 +143,7 @@ SafeTensorMetadata load_checkpoint(const SafeTensorsFile& file, const std::strin
 
   // Read and check everything first, then assign: a bad file changes nothing.
   std::vector<std::pair<Tensor<T>*, Tensor<T>>> assignments;
-  for (auto& [name, w] : model.weights())
+  for (auto& [name, w] : keyed_weights(model))
     assignments.emplace_back(&w->variable.value(), tensor(name, w->variable.shape()));
   std::vector<std::pair<SeedGeneratorLayer*, std::array<uint64_t, 2>>> seed_states;
   for (auto& [name, d] : seeded_layers(model)) {
@@ -114,8 +158,7 @@ SafeTensorMetadata load_checkpoint(const SafeTensorsFile& file, const std::strin
   if (optimizer) {
     iterations = counter(kIteration);
     if (iterations < 0) throw ValueError(fmt::format("Checkpoint '{}': '{}' is negative ({})", path, kIteration, iterations));
-    for (auto& [name, slot] : optimizer->state(model.trainable_weights()))
-      assignments.emplace_back(slot, tensor("optimizer/" + name, slot->shape()));
+    for (auto& [name, slot] : keyed_slots(model, *optimizer)) assignments.emplace_back(slot, tensor(name, slot->shape()));
   }
   for (const auto& [name, st] : file.tensors)
     if (!used.count(name) && !(optimizer == nullptr && name.rfind("optimizer/", 0) == 0))

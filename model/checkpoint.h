@@ -3,13 +3,17 @@
 // and the caller's extra state, in one safetensors file (io/safetensors.h:
 // written atomically; the same contents always give the same bytes).
 //
-// Tensor names are Keras paths:
-//   "<layer>/<weight>"                  every weight, trainable or not
+// Tensor names are keyed by each layer's place in the model, as Keras keys
+// the groups of a weight file (model/keras_weights.h keras_layer_paths: the
+// snake_case class name, de-duplicated in model.layers() order), never by the
+// auto-generated layer.name(), so a checkpoint loads into any identically
+// built model, also a second one in the same process:
+//   "<key>/<weight>"                    every weight, trainable or not
 //                                       ("separable_conv2d/depthwise_kernel",
-//                                       "batch_normalization/moving_mean", "dense/kernel")
-//   "<layer>/seed_generator_state"      (seed, draws made) of a Dropout, RandomFlip or RandomTranslation, I64 (2,)
+//                                       "batch_normalization_1/moving_mean", "dense/kernel")
+//   "<key>/seed_generator_state"        (seed, draws made) of a Dropout, RandomFlip or RandomTranslation, I64 (2,)
 //   "optimizer/iteration"               the optimizer's step count (I64)
-//   "optimizer/<layer>/<weight>/<slot>" its slots ("momentum", "velocity", ...)
+//   "optimizer/<key>/<weight>/<slot>"   its slots ("momentum", "velocity", ...)
 // The extra state (an epoch counter, a seed, the model's name...) goes to the
 // file's string metadata.
 //

@@ -111,12 +111,12 @@ def check_our_file(h5_path, st_path, layers, dtype, optimizer):
             check(sorted(v.keys(), key=int) == [str(i) for i in range(len(weights))], f"{key}/vars names {list(v.keys())}")
             for i, w in enumerate(weights):
                 ds = v[str(i)]
-                ref = st[f"{name}/{w}"]
+                ref = st[f"{key}/{w}"]  # our checkpoints key weights by place too
                 check(ds.dtype == np.dtype(dtype), f"{key}/vars/{i} dtype {ds.dtype}")
                 check(ds.shape == ref.shape, f"{key}/vars/{i} ({name}/{w}) shape {ds.shape} vs {ref.shape}")
                 check(np.array_equal(ds[()], ref), f"{key}/vars/{i} ({name}/{w}) values")
                 if w not in NON_TRAINABLE:
-                    trainable.append(f"{name}/{w}")
+                    trainable.append(f"{key}/{w}")
         if optimizer:
             ov = f["optimizer"]["vars"]
             check(sorted(f["optimizer"].keys()) == ["vars"], "optimizer holds only vars")

@@ -497,12 +497,16 @@ BOOST_AUTO_TEST_CASE(checkpoint_round_trip) {
   const std::string path = dir.file("a.safetensors");
   save_checkpoint(path, *a, opt_a.get(), {{"epoch", "2"}});
 
-  // the file holds the Keras paths
+  // the file holds each weight by its layer's place in the model (the
+  // snake_case class name, de-duplicated in order), not by layer.name()
   const SafeTensorsFile f = load_safetensors(path);
-  for (const char* name : {"sep/depthwise_kernel", "sep/pointwise_kernel", "sep/bias", "bn/gamma", "bn/moving_variance",
-                           "out/kernel", "out/bias", "drop/seed_generator_state", "flip/seed_generator_state", "optimizer/iteration",
-                           "optimizer/sep/depthwise_kernel/momentum", "optimizer/out/bias/velocity"})
+  for (const char* name : {"separable_conv2d/depthwise_kernel", "separable_conv2d/pointwise_kernel",
+                           "separable_conv2d/bias", "batch_normalization/gamma", "batch_normalization/moving_variance",
+                           "dense/kernel", "dense/bias", "dropout/seed_generator_state",
+                           "random_flip/seed_generator_state", "optimizer/iteration",
+                           "optimizer/separable_conv2d/depthwise_kernel/momentum", "optimizer/dense/bias/velocity"})
     BOOST_TEST(f.tensors.count(name) == 1u, name);
+  for (const auto& [name, t] : f.tensors) BOOST_TEST(name.find("sep/") == std::string::npos, name);
   BOOST_TEST(f.metadata.at("epoch") == "2");
 
   auto b = conv_model(999);  // other initial weights
@@ -518,6 +522,43 @@ BOOST_AUTO_TEST_CASE(checkpoint_round_trip) {
   // saving the restored pair writes the same bytes
   save_checkpoint(dir.file("b.safetensors"), *b, opt_b.get(), {{"epoch", "2"}});
   BOOST_TEST((file_bytes(path) == file_bytes(dir.file("b.safetensors"))));
+}
+
+// Two identical models built in one process get different auto-generated
+// layer names (separable_conv2d, then separable_conv2d_1); a checkpoint is
+// keyed by place, so each loads the other's file (issue 16).
+BOOST_AUTO_TEST_CASE(identically_built_models_swap_checkpoints) {
+  TempDir dir;
+  Tensor<float> x, y;
+  bars(64, 23, x, y);
+  auto build = [](uint64_t seed) {
+    auto m = std::make_unique<Sequential<float>>();
+    m->add(std::make_shared<SeparableConv2D<float>>(
+        SeparableConv2DOptions(4, 3).padding("same").depthwise_initializer(seeded(seed))));
+    m->add(std::make_shared<BatchNormalization<float>>());
+    m->add(std::make_shared<Flatten<float>>());
+    m->add(std::make_shared<Dropout<float>>(DropoutOptions(0.25).seed(seed)));
+    m->add(std::make_shared<Dense<float>>(DenseOptions(3).kernel_initializer(seeded(seed + 1))));
+    m->build({8, 8, 1});
+    return m;
+  };
+  auto a = build(10);
+  auto b = build(20);
+  BOOST_TEST(a->layers()[0]->name() != b->layers()[0]->name());
+  auto opt_a = std::make_shared<Adam<float>>(AdamOptions(0.01));
+  auto opt_b = std::make_shared<Adam<float>>(AdamOptions(0.01));
+  a->compile(opt_a, kLogitsLoss);
+  b->compile(opt_b, kLogitsLoss);
+  a->fit(x, y, FitOptions<float>().epochs(1).batch_size(16).verbose(0));
+  BOOST_TEST(max_abs_diff(b->predict(x), a->predict(x)) > 0.0);
+  save_checkpoint(dir.file("a.safetensors"), *a, opt_a.get());
+  load_checkpoint(dir.file("a.safetensors"), *b, opt_b.get());
+  BOOST_TEST(max_abs_diff(b->predict(x), a->predict(x)) == 0.0);
+  BOOST_TEST(opt_b->iterations() == opt_a->iterations());
+  // and they train on identically from there
+  a->fit(x, y, FitOptions<float>().epochs(1).batch_size(16).seed(3).verbose(0));
+  b->fit(x, y, FitOptions<float>().epochs(1).batch_size(16).seed(3).verbose(0));
+  BOOST_TEST(max_abs_diff(b->predict(x), a->predict(x)) == 0.0);
 }
 
 BOOST_AUTO_TEST_CASE(resume_equals_uninterrupted_run) {
@@ -570,36 +611,43 @@ BOOST_AUTO_TEST_CASE(loading_refuses_missing_unexpected_and_misshapen_tensors) {
   const std::string path = dir.file("a.safetensors");
   save_checkpoint(path, *a, opt.get());
 
-  auto message_of = [&](Sequential<float>& m, Optimizer<float>* o) -> std::string {
+  auto message_of = [&](Sequential<float>& m, Optimizer<float>* o, const std::string& file) -> std::string {
     try {
-      load_checkpoint(path, m, o);
+      load_checkpoint(file, m, o);
     } catch (const ValueError& e) {
       return e.what();
     }
     return "(no error)";
   };
-  // a model with one more layer: its weights are missing from the file
-  auto bigger = conv_model(500, 3, true);
-  const Tensor<float> before = bigger->layer("sep").weight("depthwise_kernel").variable.value().clone();
-  const std::string missing = message_of(*bigger, nullptr);
-  BOOST_TEST(missing.find("'extra/kernel'") != std::string::npos, missing);
-  // the path once: it read "Checkpoint 'p': Checkpoint 'p' has no tensor ..."
-  BOOST_TEST(missing.find(path) != std::string::npos, missing);
-  BOOST_TEST(missing.find(path) == missing.rfind(path), missing);
-  BOOST_TEST(missing.rfind("Checkpoint '" + path + "' has no tensor 'extra/kernel'", 0) == 0, missing);
-  // nothing was changed by the failed load
-  BOOST_TEST(max_abs_diff(bigger->layer("sep").weight("depthwise_kernel").variable.value(), before) == 0.0);
-  // another output size: the shape is wrong
-  auto wider = conv_model(500, 4);
-  const std::string shape = message_of(*wider, nullptr);
-  BOOST_TEST(shape.find("out/kernel") != std::string::npos, shape);
-  BOOST_TEST(shape.find("(128, 4)") != std::string::npos, shape);
-  // the file has tensors the smaller model lacks
+  // a file of a smaller model: the other layers' weights are missing
   auto smaller = std::make_unique<Sequential<float>>("conv");
   smaller->add(std::make_shared<SeparableConv2D<float>>(SeparableConv2DOptions(8, 3).padding("same").depth_multiplier(2).name("sep")));
   smaller->build({8, 8, 1});
-  const std::string extra = message_of(*smaller, nullptr);
-  BOOST_TEST(extra.find("bn/") != std::string::npos, extra);
+  const std::string small_path = dir.file("small.safetensors");
+  save_checkpoint(small_path, *smaller, nullptr);
+  const Tensor<float> before = a->layer("sep").weight("depthwise_kernel").variable.value().clone();
+  const std::string missing = message_of(*a, nullptr, small_path);
+  BOOST_TEST(missing.find("'batch_normalization/gamma'") != std::string::npos, missing);
+  // the path once: it read "Checkpoint 'p': Checkpoint 'p' has no tensor ..."
+  BOOST_TEST(missing.find(small_path) == missing.rfind(small_path), missing);
+  BOOST_TEST(missing.rfind("Checkpoint '" + small_path + "' has no tensor 'batch_normalization/gamma'", 0) == 0, missing);
+  // nothing was changed by the failed load (the file's separable_conv2d weights differ)
+  BOOST_TEST(max_abs_diff(a->layer("sep").weight("depthwise_kernel").variable.value(), before) == 0.0);
+  BOOST_TEST(max_abs_diff(smaller->layer("sep").weight("depthwise_kernel").variable.value(), before) > 0.0);
+  // another output size: the shape is wrong
+  auto wider = conv_model(500, 4);
+  const std::string shape = message_of(*wider, nullptr, path);
+  BOOST_TEST(shape.find("dense/kernel") != std::string::npos, shape);
+  BOOST_TEST(shape.find("(128, 4)") != std::string::npos, shape);
+  // a layer inserted before the last one: places shift, as in a Keras weight
+  // file, and the inserted Dense meets the old one's kernel
+  auto bigger = conv_model(500, 3, true);
+  const std::string shifted = message_of(*bigger, nullptr, path);
+  BOOST_TEST(shifted.find("dense/kernel") != std::string::npos, shifted);
+  BOOST_TEST(shifted.find("(128, 16)") != std::string::npos, shifted);
+  // the file has tensors the smaller model lacks
+  const std::string extra = message_of(*smaller, nullptr, path);
+  BOOST_TEST(extra.find("batch_normalization/") != std::string::npos, extra);
   // optimizer state asked for but absent
   save_checkpoint(dir.file("weights_only.safetensors"), *a, nullptr);
   try {
