@@ -73,9 +73,16 @@ def write_idx_float32(path, array):
 
 
 def main():
-    tool, data_dir = sys.argv[1], sys.argv[2]
+    with tempfile.TemporaryDirectory(prefix="sepconv_model_cli_") as tmp:
+        check_all(sys.argv[1], sys.argv[2], tmp)
+    if failures:
+        print(f"sepconv_model_cli FAILED: {len(failures)} checks")
+        sys.exit(1)
+    print("sepconv_model_cli ok")
+
+
+def check_all(tool, data_dir, tmp):
     cases = sorted(n for n in os.listdir(data_dir) if n.endswith(".json"))
-    tmp = tempfile.mkdtemp(prefix="sepconv_model_cli_")
     compared = 0
     for name in cases:
         with open(os.path.join(data_dir, name)) as f:
@@ -145,10 +152,6 @@ def main():
         check(r.returncode == 0 and "Usage" in r.stdout, f"{sub} --help: {r.returncode}")
 
     print(f"{compared} predictions compared with the reference argmax")
-    if failures:
-        print(f"sepconv_model_cli FAILED: {len(failures)} checks")
-        sys.exit(1)
-    print("sepconv_model_cli ok")
 
 
 if __name__ == "__main__":
