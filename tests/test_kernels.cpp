@@ -22,12 +22,14 @@
 #include "sepconv/core/geometry.h"
 #include "sepconv/core/kernels/depthwise.h"
 #include "sepconv/core/kernels/depthwise_kernels.h"
+#include "sepconv/core/kernels/elementwise.h"
 #include "sepconv/core/kernels/gemm.h"
 #include "sepconv/core/kernels/gemm_kernels.h"
 #include "sepconv/core/kernels/pooling.h"
 #include "sepconv/core/kernels/separable.h"
 #include "sepconv/core/kernels/transpose.h"
 #include "sepconv/core/parallel.h"
+#include "sepconv/core/random.h"
 #include "sepconv/core/tensor.h"
 
 using namespace sepconv;
@@ -904,4 +906,34 @@ BOOST_AUTO_TEST_CASE(separable_op_is_recorded_with_its_output) {
   }
   set_check_numerics(false);
   Tape<float>::current().clear();
+}
+
+// The dropout mask on every ISA and thread count equals its definition,
+// written out plainly here: element i is kept (= keep) when the 16-bit part
+// i % 4 of splitmix64(key + i / 4) is >= round(rate * 65536), where key =
+// splitmix64(seed ^ splitmix64(counter + 0x632be59bd9b4e019)).
+BOOST_AUTO_TEST_CASE(dropout_mask_equals_its_definition_on_every_isa) {
+  for (cpu::Isa isa : isas()) {
+    cpu::ScopedIsa guard(isa);
+    const int threads_before = num_threads();
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      for (int64_t n : {int64_t{1}, int64_t{3}, int64_t{4}, int64_t{63}, int64_t{64}, int64_t{65}, int64_t{4097},
+                        int64_t{100003}})
+        for (double rate : {0.0, 0.3, 0.5, 1.0}) {
+          const uint64_t seed = 1234 + static_cast<uint64_t>(n), counter = 7;
+          std::vector<float> got(static_cast<size_t>(n), -1.0f);
+          kernels::dropout_mask<float>(n, rate, seed, counter, 2.5f, got.data());
+          const uint64_t key = splitmix64(seed ^ splitmix64(counter + 0x632be59bd9b4e019ULL));
+          const uint64_t threshold = static_cast<uint64_t>(std::llround(rate * 65536.0));
+          int64_t wrong = 0;
+          for (int64_t i = 0; i < n; ++i) {
+            const uint64_t draw = (splitmix64(key + static_cast<uint64_t>(i / 4)) >> (16 * (i % 4))) & 0xffff;
+            wrong += got[static_cast<size_t>(i)] != (draw >= threshold ? 2.5f : 0.0f);
+          }
+          BOOST_TEST(wrong == 0, cpu::isa_name(isa) << " threads " << threads << " n " << n << " rate " << rate);
+        }
+    }
+    set_num_threads(threads_before);
+  }
 }

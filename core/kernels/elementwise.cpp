@@ -1,24 +1,36 @@
 #include "sepconv/core/kernels/elementwise.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include "sepconv/core/cpu.h"
+#include "sepconv/core/kernels/elementwise_kernels.h"
 #include "sepconv/core/random.h"
 
 namespace sepconv::kernels {
+
+namespace {
+#include "sepconv/core/kernels/dropout_groups.h"
+}  // namespace
 
 template <typename T>
 void dropout_mask(int64_t n, double rate, uint64_t seed, uint64_t counter, T keep, T* md) {
   // Each 64-bit hash gives four 16-bit draws (the hash is the costly part);
   // an element is kept when its draw is >= round(rate * 65536), so the rate is
-  // applied to within 2^-17.
+  // applied to within 2^-17. A draw depends only on (seed, counter, index):
+  // the same mask for any thread count and ISA.
   const uint64_t key = splitmix64(seed ^ splitmix64(counter + 0x632be59bd9b4e019ULL));
-  const uint64_t threshold = static_cast<uint64_t>(std::llround(rate * 65536.0));
-  const int64_t groups = (n + 3) / 4;
+  const auto threshold = static_cast<uint32_t>(std::llround(rate * 65536.0));
+  const DropoutMaskGroups<T> groups =
+      cpu::active_isa() == cpu::Isa::Avx512 ? dropout_mask_groups_avx512<T>() : dropout_mask_groups<T>;
+  const int64_t whole = n / 4;
+  constexpr int64_t kChunk = 1024;  // groups per task: 4096 elements
 #pragma omp parallel for schedule(static)
-  for (int64_t q = 0; q < groups; ++q) {
-    const uint64_t r = splitmix64(key + static_cast<uint64_t>(q));
-    for (int64_t k = 0; k < 4 && 4 * q + k < n; ++k)
-      md[4 * q + k] = ((r >> (16 * k)) & 0xffffULL) >= threshold ? keep : T(0);
+  for (int64_t q = 0; q < whole; q += kChunk) groups(key, threshold, keep, q, std::min(whole, q + kChunk), md);
+  if (n % 4 != 0) {  // the last, partial group
+    const uint64_t r = splitmix64(key + static_cast<uint64_t>(whole));
+    for (int64_t k = 0; 4 * whole + k < n; ++k)
+      md[4 * whole + k] = ((r >> (16 * k)) & 0xffffULL) >= threshold ? keep : T(0);
   }
 }
 
