@@ -442,6 +442,23 @@ class Exporter {
     else if (name == "gelu") {  // exact: x * (1 + erf(x / sqrt(2))) / 2
       std::string e = unary("Erf", mul(in, g_.scalar(base + "_rsqrt2", static_cast<float>(1.0 / std::sqrt(2.0)))));
       y = mul(mul(in, g_.op("Add", {e, g_.scalar(base + "_one", 1.0f)}, base)), g_.scalar(base + "_half", 0.5f));
+    } else if (name == "log_sigmoid") {  // -softplus(-x)
+      y = unary("Neg", unary("Softplus", unary("Neg", in)));
+    } else if (name == "soft_shrink" || name == "hard_shrink") {  // threshold 0.5, Keras's default
+      const float bias = name == "soft_shrink" ? 0.5f : 0.0f;
+      y = g_.op("Shrink", {in}, base, [&](onnx::NodeProto* n) {
+        GraphBuilder::set_float(n, "lambd", 0.5f);
+        GraphBuilder::set_float(n, "bias", bias);
+      });
+    } else if (name == "squareplus") {  // (x + sqrt(x^2 + b)) / 2, b = 4
+      std::string r = unary("Sqrt", g_.op("Add", {mul(in, in), g_.scalar(base + "_b", 4.0f)}, base));
+      y = mul(g_.op("Add", {in, r}, base), g_.scalar(base + "_half", 0.5f));
+    } else if (name == "sparse_plus") {  // 0 for x <= -1, x for x >= 1, (x + 1)^2 / 4 between
+      std::string p = g_.op("Add", {in, g_.scalar(base + "_one", 1.0f)}, base);
+      std::string middle = mul(mul(p, p), g_.scalar(base + "_quarter", 0.25f));
+      std::string upper = g_.op("Where", {g_.op("GreaterOrEqual", {in, g_.scalar(base + "_one", 1.0f)}, base), in, middle}, base);
+      y = g_.op("Where", {g_.op("LessOrEqual", {in, g_.scalar(base + "_minus_one", -1.0f)}, base),
+                          g_.scalar(base + "_zero", 0.0f), upper}, base);
     } else if (name == "softmax" || name == "log_softmax") {
       y = g_.op(name == "softmax" ? "Softmax" : "LogSoftmax", {in}, base,
                 [](onnx::NodeProto* n) { GraphBuilder::set_int(n, "axis", -1); });

@@ -156,7 +156,8 @@ int main(int argc, char** argv) {
   // Keras's activation functions, each after a Dense (values on both sides of 0).
   for (const char* activation : {"relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "softplus", "softsign",
                                  "sigmoid", "hard_sigmoid", "hard_silu", "tanh", "softmax", "log_softmax", "mish",
-                                 "exponential", "linear", "celu", "hard_tanh", "tanh_shrink"}) {
+                                 "exponential", "linear", "celu", "hard_tanh", "tanh_shrink", "log_sigmoid",
+                                 "squareplus", "soft_shrink", "hard_shrink", "sparse_plus"}) {
     sequential(std::string("activation_") + activation,
                {std::make_shared<Dense<float>>(DenseOptions(16).activation("linear")),
                 std::make_shared<ActivationLayer<float>>(activation)},
@@ -171,18 +172,18 @@ int main(int argc, char** argv) {
 
   // A layer with no export: ValueError naming the layer and its class.
   {
-    Sequential<float> m({std::make_shared<Dense<float>>(DenseOptions(2).name("dense_sq")),
-                         std::make_shared<ActivationLayer<float>>(ActivationOptions("squareplus").name("act_sq"))},
+    Sequential<float> m({std::make_shared<Dense<float>>(DenseOptions(2).name("dense_t")),
+                         std::make_shared<ReLU<float>>(ReLUOptions().threshold(0.5).name("relu_t"))},
                         Shape{3});
     try {
       export_onnx(m, dir + "/unexportable.onnx");
-      std::cerr << "FAIL: exporting a squareplus Activation did not throw\n";
+      std::cerr << "FAIL: exporting a ReLU with a threshold did not throw\n";
       return 1;
     } catch (const ValueError& e) {
       const std::string what = e.what();
-      if (what.find("'act_sq'") == std::string::npos || what.find("Activation") == std::string::npos ||
-          what.find("squareplus") == std::string::npos) {
-        std::cerr << "FAIL: the error does not name the layer, class and activation: " << what << "\n";
+      if (what.find("'relu_t'") == std::string::npos || what.find("ReLU") == std::string::npos ||
+          what.find("threshold") == std::string::npos) {
+        std::cerr << "FAIL: the error does not name the layer, class and argument: " << what << "\n";
         return 1;
       }
       std::cout << "unexportable layer: " << what << "\n";
