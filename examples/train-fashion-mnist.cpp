@@ -612,10 +612,10 @@ int main(int argc, char** argv) {
     if (writer && !plot.empty()) check_output_path(plot, "--plot");
     if (writer && !checkpoint.empty()) check_output_path(checkpoint, "--checkpoint");
     if (writer && !export_onnx_path.empty()) {
+      check_output_path(export_onnx_path, "--export-onnx");
 #ifndef SEPCONV_HAVE_ONNX
       throw ValueError("--export-onnx: this build has no ONNX export (rebuild after scripts/install-deps.sh --interop)");
 #endif
-      check_output_path(export_onnx_path, "--export-onnx");
     }
     if (!writer) metrics = plot = checkpoint = export_onnx_path = "";
     const ModelSpec& spec = model_specs().at(model_name);

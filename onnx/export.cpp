@@ -389,14 +389,23 @@ class Exporter {
     bool nchw = false;
     std::string y = g_.any(x, &nchw);
     const std::string base = layer.name();
+    const bool capped = !config.at("max_value").is_null();
+    if (slope == 0.0 && capped) {  // relu6 and the like: one Clip
+      std::string c = clip(y, 0.0f, config.at("max_value").get<float>(), base);
+      return nchw ? Value{x.shape, "", c} : Value{x.shape, c, ""};
+    }
     if (slope == 0.0) {
       y = g_.op("Relu", {y}, base);
     } else {
       y = g_.op("LeakyRelu", {y}, base, [&](onnx::NodeProto* n) { GraphBuilder::set_float(n, "alpha", static_cast<float>(slope)); });
     }
-    if (!config.at("max_value").is_null())
+    if (capped)
       y = g_.op("Min", {y, g_.scalar(base + "_max_value", config.at("max_value").get<float>())}, base);
     return nchw ? Value{x.shape, "", y} : Value{x.shape, y, ""};
+  }
+
+  std::string clip(const std::string& x, float lo, float hi, const std::string& base) {
+    return g_.op("Clip", {x, g_.scalar(base + "_min", lo), g_.scalar(base + "_max", hi)}, base);
   }
 
   // Keras's activation functions (layers/activations.h), as ONNX operators.
@@ -419,8 +428,8 @@ class Exporter {
     auto mul = [&](const std::string& a, const std::string& b) { return g_.op("Mul", {a, b}, base); };
     std::string y;
     if (name == "relu") y = unary("Relu", in);
-    else if (name == "relu6") y = g_.op("Clip", {in, g_.scalar(base + "_min", 0.0f), g_.scalar(base + "_max", 6.0f)}, base);
-    else if (name == "hard_tanh") y = g_.op("Clip", {in, g_.scalar(base + "_min", -1.0f), g_.scalar(base + "_max", 1.0f)}, base);
+    else if (name == "relu6") y = clip(in, 0.0f, 6.0f, base);
+    else if (name == "hard_tanh") y = clip(in, -1.0f, 1.0f, base);
     else if (name == "leaky_relu") y = with_alpha("LeakyRelu", 0.2f);  // Keras's default negative_slope
     else if (name == "elu") y = with_alpha("Elu", 1.0f);
     else if (name == "celu") y = with_alpha("Celu", 1.0f);
