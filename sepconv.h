@@ -62,3 +62,6 @@
 #include "sepconv/io/hdf5_file.h"
 #include "sepconv/io/idx.h"
 #include "sepconv/io/safetensors.h"
+#ifdef SEPCONV_HAVE_ONNX
+#include "sepconv/onnx/export.h"  // built with ONNX (scripts/install-deps.sh --interop)
+#endif

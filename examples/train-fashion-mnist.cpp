@@ -81,6 +81,9 @@
 #include "sepconv/model/functional.h"
 #include "sepconv/model/sequential.h"
 #include "sepconv/model/training.h"
+#ifdef SEPCONV_HAVE_ONNX
+#include "sepconv/onnx/export.h"
+#endif
 #include "sepconv/optim/adam.h"
 #include "sepconv/optim/schedules.h"
 
@@ -576,7 +579,7 @@ int main(int argc, char** argv) {
   keep_freed_memory();
   const auto start = Clock::now();
   CLI::App app{"Train a separable CNN on Fashion-MNIST"};
-  std::string model_name = "fast", data_dir = kFashionMnistDefaultDir, checkpoint, resume, metrics, plot;
+  std::string model_name = "fast", data_dir = kFashionMnistDefaultDir, checkpoint, resume, metrics, plot, export_onnx_path;
   int64_t epochs = 0, batch_size = 0, train_limit = -1, test_limit = -1;
   int threads = 2;
   uint64_t seed = 42;
@@ -615,6 +618,8 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", data_dir, "Directory of the Fashion-MNIST IDX files")->capture_default_str();
   app.add_option("--checkpoint", checkpoint, "Save a checkpoint (safetensors) here after every epoch");
   app.add_option("--resume", resume, "Resume from this checkpoint");
+  app.add_option("--export-onnx", export_onnx_path,
+                 "After training, write the model as ONNX here (opset 17; needs a build with ONNX)");
   app.add_option("--metrics", metrics, "Write one JSON line per epoch here");
   app.add_option("--plot", plot, "Write loss and accuracy curves to this SVG file");
   cli::add_integer_option<int64_t>(app, "--micro-shards", micro_shards, 1, kMaxMicroShards,
@@ -646,7 +651,13 @@ int main(int argc, char** argv) {
     if (writer && !metrics.empty()) check_output_path(metrics, "--metrics");
     if (writer && !plot.empty()) check_output_path(plot, "--plot");
     if (writer && !checkpoint.empty()) check_output_path(checkpoint, "--checkpoint");
-    if (!writer) metrics = plot = checkpoint = "";
+    if (writer && !export_onnx_path.empty()) {
+      check_output_path(export_onnx_path, "--export-onnx");
+#ifndef SEPCONV_HAVE_ONNX
+      throw ValueError("--export-onnx: this build has no ONNX export (rebuild after scripts/install-deps.sh --interop)");
+#endif
+    }
+    if (!writer) metrics = plot = checkpoint = export_onnx_path = "";
     const ModelSpec& spec = model_specs().at(model_name);
     if (epochs == 0) epochs = spec.epochs;
     if (batch_size == 0) batch_size = spec.batch_size;
@@ -732,6 +743,13 @@ int main(int argc, char** argv) {
     }
     const double total = std::chrono::duration<double>(Clock::now() - start).count();
     if (!writer) return 0;
+#ifdef SEPCONV_HAVE_ONNX
+    if (!export_onnx_path.empty()) {
+      doing = "exporting the model to ONNX";
+      export_onnx(model, export_onnx_path);
+      fmt::print("Exported the model to ONNX: {}\n", export_onnx_path);
+    }
+#endif
     if (world->size() > 1)
       fmt::print("{} processes x {} thread{}, {} micro-shards a batch\n", world->size(), threads,
                  threads == 1 ? "" : "s", micro_shards);

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 
-scripts/install-deps.sh --fuzz --test
+scripts/install-deps.sh --fuzz --test --interop
 
 echo "== Release build and test suite"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -79,6 +79,8 @@ refuse "$train" "Cannot write --metrics '/missing/dir/m.jsonl': its directory '/
 refuse "$train" "Cannot write --checkpoint '/missing/dir/ck.safetensors': its directory '/missing/dir' does not exist" \
   --checkpoint /missing/dir/ck.safetensors
 refuse "$train" "Cannot write --plot '/missing/dir/p.svg': its directory '/missing/dir' does not exist" --plot /missing/dir/p.svg
+refuse "$train" "Cannot write --export-onnx '/missing/dir/m.onnx': its directory '/missing/dir' does not exist" \
+  --export-onnx /missing/dir/m.onnx
 refuse "$train" "Cannot write --plot '$work': it is a directory, not a regular file" --plot "$work"
 refuse "$train" "Cannot write --metrics '/dev/full': it is a character device, not a regular file" --metrics /dev/full
 touch "$work/file"
