@@ -26,6 +26,11 @@ except ImportError as e:  # pragma: no cover
     print(f"sepconv_model_cli skipped: {e} (scripts/install-deps.sh --test installs python3-h5py)")
     sys.exit(77)
 
+try:
+    import onnx  # python3-onnx (scripts/install-deps.sh --interop); tests/onnx_runtime.sh runs the graphs
+except ImportError:
+    onnx = None
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from keras_weights_h5py import keras_keys, read_safetensors  # noqa: E402
 
@@ -115,6 +120,15 @@ def check_all(tool, data_dir, tmp):
                         check(np.array_equal(va, gb[str(i)][()]), f"{name}: {key}/vars/{i} round trip")
                         check(np.array_equal(va, tensors.get(f"{key}/{wname}")),
                               f"{name}: checkpoint key {key}/{wname} holds {lname}'s {wname}")
+
+        onnx_path = base + ".onnx"
+        r = run(tool, "convert", h5, onnx_path, "--config", cfg)
+        if "not supported by this build" in r.stderr:
+            print(f"{name}: .onnx not checked: {r.stderr.strip()}")
+        else:
+            check(r.returncode == 0 and os.path.getsize(onnx_path) > 0, f"{name}: convert to .onnx: {r.stderr}")
+            if onnx is not None and r.returncode == 0:
+                onnx.checker.check_model(onnx.load(onnx_path), full_check=True)
 
         out = case["expected"].get("output")
         x = case["tensors"].get("input")

@@ -30,6 +30,9 @@
 #include "sepconv/model/checkpoint.h"
 #include "sepconv/model/keras_json.h"
 #include "sepconv/model/keras_weights.h"
+#ifdef SEPCONV_HAVE_ONNX
+#include "sepconv/onnx/export.h"
+#endif
 
 namespace {
 
@@ -127,7 +130,12 @@ void write(ModelBase<float>& model, const std::string& path, bool has_weights) {
     case Kind::KerasArchive:
       not_in_this_build(path, ".keras");
     case Kind::Onnx:
-      not_in_this_build(path, "ONNX");
+#ifdef SEPCONV_HAVE_ONNX
+      export_onnx(model, path);
+      return;
+#else
+      not_in_this_build(path, "ONNX (built without libonnx-dev: scripts/install-deps.sh --interop)");
+#endif
   }
 }
 
