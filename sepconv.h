@@ -50,6 +50,7 @@
 #include "sepconv/model/checkpoint.h"
 #include "sepconv/model/data_parallel.h"
 #include "sepconv/model/functional.h"
+#include "sepconv/model/keras_file.h"
 #include "sepconv/model/keras_json.h"
 #include "sepconv/model/keras_weights.h"
 #include "sepconv/model/model_base.h"
@@ -62,3 +63,4 @@
 #include "sepconv/io/hdf5_file.h"
 #include "sepconv/io/idx.h"
 #include "sepconv/io/safetensors.h"
+#include "sepconv/io/zip_archive.h"

@@ -7,7 +7,7 @@
 #   --bench  also PyTorch, for the peer benchmarks in ../shared/bench
 set -euo pipefail
 packages=(cmake g++ make pkg-config libopenblas-dev libboost-test-dev libfmt-dev nlohmann-json3-dev
-          zlib1g-dev libcli11-dev libhdf5-dev dataset-fashion-mnist
+          zlib1g-dev libcli11-dev libhdf5-dev libzip-dev dataset-fashion-mnist
           openmpi-bin libopenmpi-dev)
 for arg in "$@"; do
   case "$arg" in
