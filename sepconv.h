@@ -50,6 +50,7 @@
 #include "sepconv/model/checkpoint.h"
 #include "sepconv/model/data_parallel.h"
 #include "sepconv/model/functional.h"
+#include "sepconv/model/keras_file.h"
 #include "sepconv/model/keras_json.h"
 #include "sepconv/model/keras_weights.h"
 #include "sepconv/model/model_base.h"
@@ -65,3 +66,4 @@
 #ifdef SEPCONV_HAVE_ONNX
 #include "sepconv/onnx/export.h"  // built with ONNX (scripts/install-deps.sh --interop)
 #endif
+#include "sepconv/io/zip_archive.h"

@@ -104,6 +104,7 @@ template <typename T>
 void ModelBase<T>::compile(std::shared_ptr<Optimizer<T>> optimizer, const nlohmann::json& loss,
                             const std::vector<std::string>& metrics) {
   compile(std::move(optimizer), get_loss<T>(loss), metrics);
+  loss_config_ = loss;
 }
 
 template <typename T>
@@ -121,6 +122,8 @@ void ModelBase<T>::compile(std::shared_ptr<Optimizer<T>> optimizer, LossFunction
   optimizer_ = std::move(optimizer);
   loss_ = std::move(loss);
   accuracy_metric_ = accuracy;
+  loss_config_ = nullptr;
+  metric_names_ = metrics;
 }
 
 template <typename T>

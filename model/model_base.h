@@ -70,6 +70,11 @@ class ModelBase {
   void compile(std::shared_ptr<Optimizer<T>> optimizer, LossFunction<T> loss,
                const std::vector<std::string>& metrics = {"accuracy"});
   bool compiled() const { return static_cast<bool>(loss_); }
+  // What compile() was given, for a .keras file's compile_config
+  // (model/keras_file.h): the loss identifier (null when the loss was given
+  // as a function, which has no serialization) and the metric names.
+  const nlohmann::json& loss_config() const { return loss_config_; }
+  const std::vector<std::string>& metric_names() const { return metric_names_; }
   Optimizer<T>& optimizer();  // ValueError before compile
   const std::shared_ptr<Optimizer<T>>& optimizer_ptr() const { return optimizer_; }
 
@@ -120,6 +125,8 @@ class ModelBase {
   std::shared_ptr<Optimizer<T>> optimizer_;
   LossFunction<T> loss_;
   bool accuracy_metric_ = false;
+  nlohmann::json loss_config_;
+  std::vector<std::string> metric_names_;
 };
 
 }  // namespace sepconv

@@ -12,7 +12,7 @@
 set -euo pipefail
 interop=0
 packages=(cmake g++ make pkg-config libopenblas-dev libboost-test-dev libfmt-dev nlohmann-json3-dev
-          zlib1g-dev libcli11-dev libhdf5-dev dataset-fashion-mnist
+          zlib1g-dev libcli11-dev libhdf5-dev libzip-dev dataset-fashion-mnist
           openmpi-bin libopenmpi-dev)
 for arg in "$@"; do
   case "$arg" in
