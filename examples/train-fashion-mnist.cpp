@@ -81,6 +81,7 @@
 #include "sepconv/layers/separable_conv2d.h"
 #include "sepconv/model/data_parallel.h"
 #include "sepconv/model/functional.h"
+#include "sepconv/model/keras_file.h"
 #include "sepconv/model/sequential.h"
 #include "sepconv/model/training.h"
 #ifdef SEPCONV_HAVE_ONNX
@@ -584,7 +585,7 @@ int main(int argc, char** argv) {
   keep_freed_memory();
   const auto start = Clock::now();
   CLI::App app{"Train a separable CNN on Fashion-MNIST"};
-  std::string model_name = "fast", data_dir = kFashionMnistDefaultDir, checkpoint, resume, metrics, plot, export_onnx_path;
+  std::string model_name = "fast", data_dir = kFashionMnistDefaultDir, checkpoint, resume, metrics, plot, export_onnx_path, save_path;
   int64_t epochs = 0, batch_size = 0, train_limit = -1, test_limit = -1;
   int threads = 2;
   uint64_t seed = 42;
@@ -623,6 +624,8 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", data_dir, "Directory of the Fashion-MNIST IDX files")->capture_default_str();
   app.add_option("--checkpoint", checkpoint, "Save a checkpoint (safetensors) here after every epoch");
   app.add_option("--resume", resume, "Resume from this checkpoint");
+  app.add_option("--save", save_path,
+                 "After training, save the model here as a Keras 3 .keras file (config, weights, optimizer)");
   app.add_option("--export-onnx", export_onnx_path,
                  "After training, write the model as ONNX here (opset 17; needs a build with ONNX)");
   app.add_option("--metrics", metrics, "Write one JSON line per epoch here");
@@ -656,13 +659,18 @@ int main(int argc, char** argv) {
     if (writer && !metrics.empty()) check_output_path(metrics, "--metrics");
     if (writer && !plot.empty()) check_output_path(plot, "--plot");
     if (writer && !checkpoint.empty()) check_output_path(checkpoint, "--checkpoint");
+    if (writer && !save_path.empty()) {
+      if (save_path.size() < 6 || save_path.compare(save_path.size() - 6, 6, ".keras") != 0)
+        throw ValueError(fmt::format("--save: expected a path ending in .keras, received '{}'", save_path));
+      check_output_path(save_path, "--save");
+    }
     if (writer && !export_onnx_path.empty()) {
       check_output_path(export_onnx_path, "--export-onnx");
 #ifndef SEPCONV_HAVE_ONNX
       throw ValueError("--export-onnx: this build has no ONNX export (rebuild after scripts/install-deps.sh --interop)");
 #endif
     }
-    if (!writer) metrics = plot = checkpoint = export_onnx_path = "";
+    if (!writer) metrics = plot = checkpoint = export_onnx_path = save_path = "";
     const ModelSpec& spec = model_specs().at(model_name);
     if (epochs == 0) epochs = spec.epochs;
     if (batch_size == 0) batch_size = spec.batch_size;
@@ -748,6 +756,11 @@ int main(int argc, char** argv) {
     }
     const double total = std::chrono::duration<double>(Clock::now() - start).count();
     if (!writer) return 0;
+    if (!save_path.empty()) {
+      doing = "saving the model";
+      save_model(model, save_path);
+      fmt::print("Saved the model: {}\n", save_path);
+    }
 #ifdef SEPCONV_HAVE_ONNX
     if (!export_onnx_path.empty()) {
       doing = "exporting the model to ONNX";

@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import zipfile
 
 try:
     import h5py
@@ -121,6 +122,26 @@ def check_all(tool, data_dir, tmp):
                         check(np.array_equal(va, tensors.get(f"{key}/{wname}")),
                               f"{name}: checkpoint key {key}/{wname} holds {lname}'s {wname}")
 
+        # .keras: config and weights in one archive; back to .weights.h5 bitwise
+        archive, from_archive = base + ".keras", base + "_from_keras.weights.h5"
+        r = run(tool, "convert", h5, archive, "--config", cfg)
+        check(r.returncode == 0, f"{name}: convert to .keras exit {r.returncode}: {r.stderr}")
+        r = run(tool, "convert", archive, from_archive)
+        check(r.returncode == 0, f"{name}: .keras to .weights.h5 exit {r.returncode}: {r.stderr}")
+        if r.returncode == 0:
+            with h5py.File(h5, "r") as a, h5py.File(from_archive, "r") as b:
+                for key in keys:
+                    ga, gb = a[f"layers/{key}/vars"], b[f"layers/{key}/vars"]
+                    check(all(np.array_equal(ga[k][()], gb[k][()]) for k in ga.keys()) and
+                          sorted(ga.keys()) == sorted(gb.keys()), f"{name}: {key} through .keras")
+            with zipfile.ZipFile(archive) as z:
+                check(sorted(z.namelist()) == ["config.json", "metadata.json", "model.weights.h5"],
+                      f"{name}: .keras members {z.namelist()}")
+                check(json.loads(z.read("config.json"))["config"]["name"] == case["model"]["config"]["name"],
+                      f"{name}: .keras config names the model")
+        r = run(tool, "summary", archive)
+        check(r.returncode == 0 and all(l in r.stdout for _, l in layers), f"{name}: summary of .keras")
+
         onnx_path = base + ".onnx"
         r = run(tool, "convert", h5, onnx_path, "--config", cfg)
         if "not supported by this build" in r.stderr:
@@ -137,6 +158,8 @@ def check_all(tool, data_dir, tmp):
             write_idx_float32(images, np.asarray(x["data"]).reshape(x["shape"]))
             r = run(tool, "predict", h5, "--config", cfg, "--images", images)
             check(r.returncode == 0, f"{name}: predict exit {r.returncode}: {r.stderr}")
+            r2 = run(tool, "predict", archive, "--images", images)
+            check(r2.returncode == 0 and r2.stdout == r.stdout, f"{name}: predict from .keras: {r2.stderr}")
             got = [int(v) for v in r.stdout.split()]
             ref = np.asarray(out["data"]).reshape(out["shape"])
             check(len(got) == ref.shape[0], f"{name}: predict printed {len(got)} classes for {ref.shape[0]} inputs")

@@ -8,7 +8,7 @@
 //   .json           a Keras 3 model config (model.to_json(), the config.json of a .keras file): no weights
 //   .weights.h5     Keras 3 weights (model.save_weights); the architecture comes from --config
 //   .safetensors    our checkpoint (weights keyed by place); the architecture comes from --config
-//   .keras          Keras 3 archive: config, weights and optimizer         (when built with it)
+//   .keras          Keras 3 archive: config, weights and, when compiled, optimizer
 //   .onnx           ONNX model, written only                                (when built with it)
 // --config names a .json or .keras file whose architecture the weights belong to.
 //
@@ -28,6 +28,7 @@
 #include "sepconv/io/atomic_file.h"
 #include "sepconv/io/idx.h"
 #include "sepconv/model/checkpoint.h"
+#include "sepconv/model/keras_file.h"
 #include "sepconv/model/keras_json.h"
 #include "sepconv/model/keras_weights.h"
 #ifdef SEPCONV_HAVE_ONNX
@@ -72,7 +73,7 @@ ModelPtr architecture_from(const std::string& path, const char* argument) {
       return model;
     }
     case Kind::KerasArchive:
-      not_in_this_build(path, ".keras");
+      return load_model<float>(path);
     default:
       throw ValueError(fmt::format("{}: '{}' holds no architecture: give a model config (.json) or a .keras file",
                                    argument, path));
@@ -128,7 +129,8 @@ void write(ModelBase<float>& model, const std::string& path, bool has_weights) {
       save_checkpoint(path, model, nullptr);
       return;
     case Kind::KerasArchive:
-      not_in_this_build(path, ".keras");
+      save_model(model, path);
+      return;
     case Kind::Onnx:
 #ifdef SEPCONV_HAVE_ONNX
       export_onnx(model, path);
