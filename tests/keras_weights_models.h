@@ -4,7 +4,11 @@
 // h5py), and the values the tests give their weights: a formula both sides of
 // a check compute on their own, never values read back from our writer.
 #include <cmath>
+#include <cstring>
 #include <memory>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "sepconv/sepconv.h"
 
@@ -70,6 +74,32 @@ void test_batch(const Shape& input_shape, int64_t n, Tensor<T>& x, Tensor<T>& y)
   for (int64_t k = 0; k < x.size(); ++k) x[k] = static_cast<T>(std::cos(0.11 * static_cast<double>(k)));
   y = Tensor<T>(Shape{n});
   for (int64_t k = 0; k < n; ++k) y[k] = static_cast<T>(k % 3);
+}
+
+// Loss identifier the tests compile with.
+inline const nlohmann::json kLoss = {{"class_name", "SparseCategoricalCrossentropy"}, {"config", {{"from_logits", true}}}};
+
+// Copies of a model's weights, in model.weights() order.
+template <typename T>
+std::vector<Tensor<T>> snapshot(ModelBase<T>& m) {
+  std::vector<Tensor<T>> out;
+  for (auto& [name, w] : m.weights()) {
+    Tensor<T> t(w->variable.shape());
+    t.copy_from(w->variable.value());
+    out.push_back(t);
+  }
+  return out;
+}
+
+// Bit for bit (so -0 differs from 0 and a NaN equals itself).
+template <typename T>
+bool same(const std::vector<Tensor<T>>& a, const std::vector<Tensor<T>>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].shape() != b[i].shape()) return false;
+    if (std::memcmp(a[i].data(), b[i].data(), static_cast<size_t>(a[i].size()) * sizeof(T)) != 0) return false;
+  }
+  return true;
 }
 
 }  // namespace sepconv::keras_weights_test

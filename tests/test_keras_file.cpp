@@ -19,28 +19,6 @@ using io_test::TempDir;
 
 namespace {
 
-const nlohmann::json kLoss = {{"class_name", "SparseCategoricalCrossentropy"}, {"config", {{"from_logits", true}}}};
-
-template <typename T>
-std::vector<Tensor<T>> snapshot(ModelBase<T>& m) {
-  std::vector<Tensor<T>> out;
-  for (auto& [name, w] : m.weights()) {
-    Tensor<T> t(w->variable.shape());
-    t.copy_from(w->variable.value());
-    out.push_back(t);
-  }
-  return out;
-}
-
-template <typename T>
-bool same(const std::vector<Tensor<T>>& a, const std::vector<Tensor<T>>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].shape() != b[i].shape()) return false;
-    if (std::memcmp(a[i].data(), b[i].data(), static_cast<size_t>(a[i].size()) * sizeof(T)) != 0) return false;
-  }
-  return true;
-}
 
 const ZipMember& member(const std::vector<ZipMember>& ms, const std::string& name) {
   for (const ZipMember& m : ms)

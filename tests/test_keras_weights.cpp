@@ -19,29 +19,6 @@ using io_test::TempDir;
 
 namespace {
 
-const nlohmann::json kLoss = {{"class_name", "SparseCategoricalCrossentropy"}, {"config", {{"from_logits", true}}}};
-
-template <typename T>
-std::vector<Tensor<T>> snapshot(ModelBase<T>& m) {
-  std::vector<Tensor<T>> out;
-  for (auto& [name, w] : m.weights()) {
-    Tensor<T> t(w->variable.shape());
-    t.copy_from(w->variable.value());
-    out.push_back(t);
-  }
-  return out;
-}
-
-template <typename T>
-bool same(const std::vector<Tensor<T>>& a, const std::vector<Tensor<T>>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].shape() != b[i].shape()) return false;
-    for (int64_t k = 0; k < a[i].size(); ++k)
-      if (std::memcmp(&a[i][k], &b[i][k], sizeof(T)) != 0) return false;
-  }
-  return true;
-}
 
 template <typename T>
 bool same_outputs(ModelBase<T>& a, ModelBase<T>& b, const Shape& input_shape) {
