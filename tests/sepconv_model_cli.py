@@ -160,6 +160,15 @@ def check_all(tool, data_dir, tmp):
             check(r.returncode == 0, f"{name}: predict exit {r.returncode}: {r.stderr}")
             r2 = run(tool, "predict", archive, "--images", images)
             check(r2.returncode == 0 and r2.stdout == r.stdout, f"{name}: predict from .keras: {r2.stderr}")
+            # a .keras made by Python alone (zipfile + h5py, Keras's three members, deflated as zipfile may)
+            py_archive = base + "_python.keras"
+            with zipfile.ZipFile(py_archive, "w", compression=zipfile.ZIP_DEFLATED) as z:
+                z.writestr("metadata.json", json.dumps({"keras_version": "3.8.0", "date_saved": "2026-01-01@00:00:00"}))
+                z.writestr("config.json", json.dumps(case["model"]))
+                with open(h5, "rb") as f:
+                    z.writestr("model.weights.h5", f.read())
+            r3 = run(tool, "predict", py_archive, "--images", images)
+            check(r3.returncode == 0 and r3.stdout == r.stdout, f"{name}: predict from Python's .keras: {r3.stderr}")
             got = [int(v) for v in r.stdout.split()]
             ref = np.asarray(out["data"]).reshape(out["shape"])
             check(len(got) == ref.shape[0], f"{name}: predict printed {len(got)} classes for {ref.shape[0]} inputs")
