@@ -161,10 +161,10 @@ const Tensor<float>& weight_of(const Layer<float>& layer, const std::string& nam
   return layer.weight(name).variable.value();
 }
 
-// Keras conv kernel [kh, kw, in, out] -> ONNX [out, in, kh, kw].
-std::vector<float> conv_kernel(const Tensor<float>& k) {
-  const Shape& s = k.shape();
-  const int64_t kh = s[0], kw = s[1], in = s[2], out = s[3];
+// A Keras kernel [kh, kw, in, out] (row-major, so any [kh, kw, ...] whose last
+// axes hold in * out values) -> ONNX [out, in, kh, kw].
+std::vector<float> onnx_kernel(const Tensor<float>& k, int64_t in, int64_t out) {
+  const int64_t kh = k.shape()[0], kw = k.shape()[1];
   std::vector<float> w(static_cast<size_t>(k.size()));
   for (int64_t i = 0; i < kh; ++i)
     for (int64_t j = 0; j < kw; ++j)
@@ -174,19 +174,13 @@ std::vector<float> conv_kernel(const Tensor<float>& k) {
   return w;
 }
 
+// Keras conv kernel [kh, kw, in, out] -> ONNX [out, in, kh, kw].
+std::vector<float> conv_kernel(const Tensor<float>& k) { return onnx_kernel(k, k.shape()[2], k.shape()[3]); }
+
 // Keras depthwise kernel [kh, kw, C, dm] -> ONNX grouped Conv [C * dm, 1, kh, kw]:
-// output channel c * dm + m reads input channel c, as Keras orders them.
-std::vector<float> depthwise_kernel(const Tensor<float>& k) {
-  const Shape& s = k.shape();
-  const int64_t kh = s[0], kw = s[1], channels = s[2], dm = s[3];
-  std::vector<float> w(static_cast<size_t>(k.size()));
-  for (int64_t i = 0; i < kh; ++i)
-    for (int64_t j = 0; j < kw; ++j)
-      for (int64_t c = 0; c < channels; ++c)
-        for (int64_t m = 0; m < dm; ++m)
-          w[static_cast<size_t>(((c * dm + m) * kh + i) * kw + j)] = k.data()[((i * kw + j) * channels + c) * dm + m];
-  return w;
-}
+// output channel c * dm + m reads input channel c, as Keras orders them, which
+// is the kernel read as [kh, kw, 1, C * dm].
+std::vector<float> depthwise_kernel(const Tensor<float>& k) { return onnx_kernel(k, 1, k.shape()[2] * k.shape()[3]); }
 
 std::vector<float> values(const Tensor<float>& t) { return std::vector<float>(t.begin(), t.end()); }
 
